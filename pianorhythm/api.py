@@ -1,0 +1,62 @@
+"""REST edge: every error leaves the API as ``{"code", "message"[, "fields"]}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from pianorhythm.exceptions import DomainError
+
+_CODES: list[tuple[type[Exception], str]] = [
+    (exceptions.ValidationError, "INVALID_ARGUMENT"),
+    (exceptions.ParseError, "BAD_REQUEST"),
+    (exceptions.NotAuthenticated, "UNAUTHENTICATED"),
+    (exceptions.AuthenticationFailed, "UNAUTHENTICATED"),
+    (exceptions.PermissionDenied, "FORBIDDEN"),
+    (exceptions.NotFound, "NOT_FOUND"),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED"),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE"),
+    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
+    (exceptions.Throttled, "RATE_LIMITED"),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response({"code": exc.code, "message": exc.message}, status=exc.http_status)
+    if isinstance(exc, TokenError):
+        exc = InvalidToken(exc.args[0] if exc.args else None)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+
+    code = next((name for kind, name in _CODES if isinstance(exc, kind)), "ERROR")
+    body: dict[str, Any] = {"code": code}
+    if isinstance(exc, exceptions.ValidationError):
+        body["message"] = "Some fields are not valid."
+        body["fields"] = (
+            exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        )
+    elif isinstance(exc, InvalidToken):
+        body["message"] = "The token is invalid or expired."
+    else:
+        detail = exc.detail
+        body["message"] = str(detail.get("detail", detail) if isinstance(detail, dict) else detail)
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        body["retry_after"] = int(wait + 0.999)
+    response.data = body
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response

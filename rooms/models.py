@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from users.models import COLOR_VALIDATOR
+
+MIN_MEMBERS = 2
+MAX_MEMBERS = 100
+DEFAULT_MAX_MEMBERS = 20
+LOBBY_MAX_MEMBERS = 30
+
+
+class Room(models.Model):
+    """A room and its settings (the fields of the protocol's ``RoomSettings``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_rooms",
+    )
+    is_lobby = models.BooleanField(default=False)
+    max_members = models.PositiveSmallIntegerField(
+        default=DEFAULT_MAX_MEMBERS,
+        validators=[MinValueValidator(MIN_MEMBERS), MaxValueValidator(MAX_MEMBERS)],
+    )
+    is_public = models.BooleanField(default=True)
+    allow_guests = models.BooleanField(default=True)
+    chat_enabled = models.BooleanField(default=True)
+    only_owner_can_play = models.BooleanField(default=False)
+    only_owner_can_chat = models.BooleanField(default=False)
+    unlimited_notes = models.BooleanField(default=False)
+    welcome_message = models.CharField(max_length=500, blank=True)
+    color = models.CharField(max_length=7, default="#3b4a6b", validators=[COLOR_VALIDATOR])
+    persistent = models.BooleanField(default=False)
+    password_hash = models.CharField(max_length=256, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), name="room_name_unique_ci")]
+        indexes = [models.Index(fields=["is_public", "name"])]
+        ordering = ["-is_lobby", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class RoomBan(models.Model):
+    """A user (or a guest, by guest id) refused entry to a room until ``expires_at``."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="bans")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="room_bans",
+    )
+    guest_id = models.CharField(max_length=64, blank=True)
+    banned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: permanent.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "user"],
+                condition=models.Q(user__isnull=False),
+                name="room_ban_unique_user",
+            ),
+            models.UniqueConstraint(
+                fields=["room", "guest_id"],
+                condition=models.Q(user__isnull=True),
+                name="room_ban_unique_guest",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) | ~models.Q(guest_id=""),
+                name="room_ban_has_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.guest_id} in {self.room}"
+
+
+class ChatMessage(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chat_messages",
+    )
+    guest_id = models.CharField(max_length=64, blank=True)
+    session_id = models.CharField(max_length=64, blank=True)
+    display_name = models.CharField(max_length=64)
+    text = models.CharField(max_length=500)
+    sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "-id"])]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name}: {self.text[:40]}"
+
+
+class ModerationAction(models.Model):
+    """The audit log: who did what to whom, where, why and when. Never edited."""
+
+    class Action(models.TextChoices):
+        KICK = "KICK", "Kick"
+        BAN = "BAN", "Room ban"
+        UNBAN = "UNBAN", "Room unban"
+        MUTE = "MUTE", "Mute"
+        UNMUTE = "UNMUTE", "Unmute"
+        GIVE_OWNERSHIP = "GIVE_OWNERSHIP", "Give ownership"
+        UPDATE_ROOM = "UPDATE_ROOM", "Update room settings"
+        CLOSE_ROOM = "CLOSE_ROOM", "Close room"
+        DELETE_MESSAGE = "DELETE_MESSAGE", "Delete chat messages"
+        SITE_BAN = "SITE_BAN", "Site ban"
+        SITE_UNBAN = "SITE_UNBAN", "Site unban"
+        SET_ROLE = "SET_ROLE", "Change role"
+
+    class Source(models.TextChoices):
+        WEBSOCKET = "WEBSOCKET", "Real-time"
+        API = "API", "REST API"
+        ADMIN = "ADMIN", "Admin site"
+
+    action = models.CharField(max_length=32, choices=Action.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moderation_actions_taken",
+    )
+    actor_name = models.CharField(max_length=150)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moderation_actions_received",
+    )
+    target_name = models.CharField(max_length=150, blank=True)
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_actions"
+    )
+    room_name = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        where = f" in {self.room_name}" if self.room_name else ""
+        return f"{self.actor_name} {self.get_action_display().lower()} {self.target_name}{where}"

@@ -1,0 +1,3 @@
+from django.urls import URLPattern, URLResolver
+
+api_patterns: list[URLPattern | URLResolver] = []

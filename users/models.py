@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import random
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+COLOR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a2b3c.")
+
+# Readable on the dark keyboard and on white text alike.
+PLAYER_COLORS = (
+    "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+    "#f032e6", "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8",
+)  # fmt: skip
+
+
+def random_player_color() -> str:
+    return random.choice(PLAYER_COLORS)  # noqa: S311 - a colour, not a secret
+
+
+class User(AbstractUser):
+    """A registered player. Guests are not stored: they live only in their socket session."""
+
+    class Role(models.TextChoices):
+        # Values match the protocol's Role enum.
+        GUEST = "GUEST", "Guest"
+        MEMBER = "MEMBER", "Member"
+        MODERATOR = "MODERATOR", "Moderator"
+        ADMIN = "ADMIN", "Admin"
+
+    display_name = models.CharField(max_length=32, blank=True)
+    color = models.CharField(
+        max_length=7, default=random_player_color, validators=[COLOR_VALIDATOR]
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    status_text = models.CharField(max_length=128, blank=True)
+    bio = models.TextField(max_length=2000, blank=True)
+    banned_until = models.DateTimeField(
+        null=True, blank=True, help_text="Site ban: refused everywhere until this time."
+    )
+    ban_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["role"]), models.Index(fields=["banned_until"])]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_site_banned(self) -> bool:
+        return self.banned_until is not None and self.banned_until > timezone.now()
+
+    @property
+    def is_site_moderator(self) -> bool:
+        """Moderators and admins may do anything a room owner may, in every room."""
+        return self.role in (self.Role.MODERATOR, self.Role.ADMIN) or self.is_superuser
