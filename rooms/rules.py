@@ -1,0 +1,371 @@
+"""Room rules (DESIGN §5) as pure functions: no Django, no I/O.
+
+Services and the real-time layer feed these small value objects built from models or from
+presence, so the same rule decides over REST, in the admin and on a socket.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MIN_MEMBERS = 2
+MAX_MEMBERS = 100
+LOBBY_MAX_MEMBERS = 30
+NAME_MAX_LENGTH = 64
+WELCOME_MAX_LENGTH = 500
+PASSWORD_MAX_LENGTH = 128
+CHAT_MAX_LENGTH = 500
+
+LOBBY_NAME = "lobby"
+_LOBBY_NAME_RE = re.compile(r"lobby(?:-[0-9]+)?", re.IGNORECASE)
+_COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
+
+BOOLEAN_SETTINGS = (
+    "is_public",
+    "allow_guests",
+    "chat_enabled",
+    "only_owner_can_play",
+    "only_owner_can_chat",
+    "unlimited_notes",
+    "persistent",
+)
+# The protocol's RoomSettings plus the room name, which travels beside them.
+SETTINGS_FIELDS = frozenset(
+    {"name", "max_members", "welcome_message", "color", "password", *BOOLEAN_SETTINGS}
+)
+
+# Bidirectional overrides and isolates: they let text display as something it is not.
+BIDI_CHARACTERS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# Invisible characters that make two names look identical. ZWJ/ZWNJ stay allowed in chat,
+# where emoji sequences and some scripts need them, but not in names.
+ZERO_WIDTH_CHARACTERS = frozenset("\u200b\u200c\u200d\u2060\ufeff\u180e")
+_CHAT_FORBIDDEN_INVISIBLE = frozenset("\u200b\u2060\ufeff\u180e")
+
+
+class Role:
+    """The protocol's Role values (mirrors ``users.models.User.Role`` without importing it)."""
+
+    GUEST = "GUEST"
+    MEMBER = "MEMBER"
+    MODERATOR = "MODERATOR"
+    ADMIN = "ADMIN"
+
+
+SITE_MODERATOR_ROLES = frozenset({Role.MODERATOR, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a registered user (``user_id``) or a guest (``guest_id``)."""
+
+    user_id: int | None
+    role: str = Role.MEMBER
+    guest_id: str = ""
+    name: str = ""
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def is_site_moderator(self) -> bool:
+        return not self.is_guest and self.role in SITE_MODERATOR_ROLES
+
+    def same_identity(self, other: Actor) -> bool:
+        if self.user_id is not None or other.user_id is not None:
+            return self.user_id == other.user_id
+        return bool(self.guest_id) and self.guest_id == other.guest_id
+
+
+@dataclass(frozen=True)
+class RoomView:
+    """The parts of a room the rules look at.
+
+    A guest can only own a room through succession, which lives in presence, never in the
+    database; the real-time layer passes it as ``owner_guest_id``.
+    """
+
+    owner_user_id: int | None = None
+    owner_guest_id: str = ""
+    is_lobby: bool = False
+    is_public: bool = True
+    allow_guests: bool = True
+    chat_enabled: bool = True
+    only_owner_can_play: bool = False
+    only_owner_can_chat: bool = False
+    has_password: bool = False
+    max_members: int = 20
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A member who could inherit a room; ``joined_at`` orders by time present."""
+
+    user_id: int | None
+    guest_id: str
+    joined_at: float
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None
+
+
+# --- Permissions ------------------------------------------------------------------------
+
+
+def is_owner(actor: Actor, room: RoomView) -> bool:
+    if actor.user_id is not None:
+        return room.owner_user_id is not None and actor.user_id == room.owner_user_id
+    return bool(actor.guest_id) and actor.guest_id == room.owner_guest_id
+
+
+def can_moderate(actor: Actor, room: RoomView) -> bool:
+    """The owner and site moderators/admins may moderate; lobbies have no owner."""
+    return actor.is_site_moderator or is_owner(actor, room)
+
+
+def can_update_room(actor: Actor, room: RoomView) -> bool:
+    return can_moderate(actor, room)
+
+
+def can_close_room(actor: Actor, room: RoomView) -> bool:
+    """Whoever may moderate may close, except that the lobbies are never closed by hand."""
+    return not room.is_lobby and can_moderate(actor, room)
+
+
+def can_see_room(actor: Actor, room: RoomView) -> bool:
+    """Private rooms are invisible (over REST) to all but their owner and site moderators."""
+    return room.is_public or room.is_lobby or can_moderate(actor, room)
+
+
+def rank_in_room(actor: Actor, room: RoomView) -> int:
+    """Higher ranks may moderate lower ones: member/guest < owner < moderator < admin."""
+    if actor.is_site_moderator:
+        return 3 if actor.role == Role.ADMIN else 2
+    return 1 if is_owner(actor, room) else 0
+
+
+def can_moderate_member(actor: Actor, target: Actor, room: RoomView) -> bool:
+    """Kick/ban/mute ``target``: never oneself, and only someone of lower rank."""
+    if not can_moderate(actor, room) or actor.same_identity(target):
+        return False
+    return rank_in_room(actor, room) > rank_in_room(target, room)
+
+
+def play_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | None:
+    """The ErrorCode refusing ``actor`` to play in ``room``, or None if they may."""
+    if muted:
+        return "MUTED"
+    if room.only_owner_can_play and not can_moderate(actor, room):
+        return "FORBIDDEN"
+    return None
+
+
+def can_play(actor: Actor, room: RoomView, *, muted: bool = False) -> bool:
+    return play_refusal(actor, room, muted=muted) is None
+
+
+def chat_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | None:
+    """The ErrorCode refusing ``actor`` to chat in ``room``, or None if they may.
+
+    Disabled chat and owner-only chat leave the owner and site moderators able to speak,
+    so they can still announce things in a quiet room.
+    """
+    if muted:
+        return "MUTED"
+    if can_moderate(actor, room):
+        return None
+    if not room.chat_enabled:
+        return "CHAT_DISABLED"
+    if room.only_owner_can_chat:
+        return "FORBIDDEN"
+    return None
+
+
+def can_chat(actor: Actor, room: RoomView, *, muted: bool = False) -> bool:
+    return chat_refusal(actor, room, muted=muted) is None
+
+
+def join_refusal(actor: Actor, room: RoomView, *, member_count: int, banned: bool) -> str | None:
+    """The ErrorCode refusing entry before any password is looked at, or None."""
+    if banned:
+        return "BANNED"
+    if actor.is_guest and not room.allow_guests:
+        return "GUESTS_NOT_ALLOWED"
+    if member_count >= room.max_members:
+        return "ROOM_FULL"
+    return None
+
+
+def needs_password(actor: Actor, room: RoomView) -> bool:
+    """Owners and site moderators walk into their password rooms without one."""
+    return room.has_password and not can_moderate(actor, room)
+
+
+# --- Settings validation -----------------------------------------------------------------
+
+
+class RoomSettingsInvalidError(ValueError):
+    """Raised with one message per offending field; services wrap it in a domain error."""
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self.fields = dict(fields)
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.fields.items()))
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive identity of a room name."""
+    return name.lower()
+
+
+def lobby_name(n: int) -> str:
+    """1 → ``lobby``, n → ``lobby-n``."""
+    if n < 1:
+        raise ValueError("Lobbies are numbered from 1.")
+    return LOBBY_NAME if n == 1 else f"{LOBBY_NAME}-{n}"
+
+
+def is_lobby_name(name: str) -> bool:
+    """Names reserved for lobbies: ``lobby`` and ``lobby-<digits>``, in any case."""
+    return bool(_LOBBY_NAME_RE.fullmatch(name))
+
+
+def lobby_number(name: str) -> int | None:
+    """The overflow number of a lobby name (``lobby`` is 1), or None."""
+    if not is_lobby_name(name):
+        return None
+    _, _, digits = name.partition("-")
+    return int(digits) if digits else 1
+
+
+def _has_control(text: str, *, allow_newlines: bool = False) -> bool:
+    for char in text:
+        if allow_newlines and char == "\n":
+            continue
+        if unicodedata.category(char) in ("Cc", "Cs") or char in BIDI_CHARACTERS:
+            return True
+    return False
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid room name, or None."""
+    if not name:
+        return "Give the room a name."
+    if len(name) > NAME_MAX_LENGTH:
+        return f"At most {NAME_MAX_LENGTH} characters."
+    if name != name.strip():
+        return "The name cannot start or end with spaces."
+    if any(char in BIDI_CHARACTERS or char in ZERO_WIDTH_CHARACTERS for char in name):
+        return "The name contains invisible or direction-changing characters."
+    # isprintable() refuses control, format and non-ASCII space characters.
+    if not name.isprintable():
+        return "The name contains characters that cannot be displayed."
+    return None
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("Must be true or false.")
+    return value
+
+
+def validate_room_settings(changes: Mapping[str, Any], *, is_lobby: bool = False) -> dict[str, Any]:
+    """Check and normalise RoomSettings changes (and ``name``); raise RoomSettingsInvalidError.
+
+    Only the given keys are checked, so this serves both creation and partial updates.
+    ``password`` "" means "clear the password". Lobbies keep their name, stay public and
+    persistent, have no password and hold at most LOBBY_MAX_MEMBERS.
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key in sorted(set(changes) - SETTINGS_FIELDS):
+        errors[key] = "Unknown setting."
+
+    for key, value in changes.items():
+        if key not in SETTINGS_FIELDS:
+            continue
+        try:
+            cleaned[key] = _clean_setting(key, value, is_lobby=is_lobby)
+        except ValueError as exc:
+            errors[key] = str(exc)
+    if errors:
+        raise RoomSettingsInvalidError(errors)
+    return cleaned
+
+
+def _clean_setting(key: str, value: Any, *, is_lobby: bool) -> Any:
+    if key in BOOLEAN_SETTINGS:
+        flag = _bool(value)
+        if is_lobby and key in ("is_public", "persistent") and not flag:
+            raise ValueError("Lobbies are always public and persistent.")
+        return flag
+    if key == "max_members":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("Must be a whole number.")
+        top = LOBBY_MAX_MEMBERS if is_lobby else MAX_MEMBERS
+        if not MIN_MEMBERS <= value <= top:
+            raise ValueError(f"Must be between {MIN_MEMBERS} and {top}.")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("Must be text.")
+    if key == "name":
+        if is_lobby:
+            raise ValueError("Lobbies cannot be renamed.")
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        if is_lobby_name(value):
+            raise ValueError("Names like 'lobby' and 'lobby-2' are reserved for lobbies.")
+        return value
+    if key == "welcome_message":
+        if len(value) > WELCOME_MAX_LENGTH:
+            raise ValueError(f"At most {WELCOME_MAX_LENGTH} characters.")
+        if _has_control(value, allow_newlines=True):
+            raise ValueError("The message contains control or direction-changing characters.")
+        return value.strip()
+    if key == "color":
+        if not _COLOR_RE.fullmatch(value):
+            raise ValueError("Use a colour like #1a2b3c.")
+        return value.lower()
+    # password
+    if len(value) > PASSWORD_MAX_LENGTH:
+        raise ValueError(f"At most {PASSWORD_MAX_LENGTH} characters.")
+    if is_lobby and value:
+        raise ValueError("Lobbies cannot have a password.")
+    return value
+
+
+# --- Chat -----------------------------------------------------------------------------------
+
+
+def clean_chat_text(text: str) -> str:
+    """Strip ``text`` and check it is 1 to 500 characters of displayable text; ValueError if not.
+
+    Control and bidi characters are refused (they disguise messages); the text is otherwise
+    data, rendered as text by clients.
+    """
+    if not isinstance(text, str):
+        raise ValueError("The message must be text.")
+    text = text.strip()
+    if not text:
+        raise ValueError("The message is empty.")
+    if len(text) > CHAT_MAX_LENGTH:
+        raise ValueError(f"Messages are at most {CHAT_MAX_LENGTH} characters.")
+    if _has_control(text) or any(char in _CHAT_FORBIDDEN_INVISIBLE for char in text):
+        raise ValueError("The message contains control, invisible or direction characters.")
+    return text
+
+
+# --- Ownership ------------------------------------------------------------------------------
+
+
+def next_owner(members: Iterable[Candidate]) -> Candidate | None:
+    """Who inherits a room: the longest-present registered member, else the longest guest."""
+    ordered: Sequence[Candidate] = sorted(members, key=lambda m: (m.is_guest, m.joined_at))
+    return ordered[0] if ordered else None

@@ -1,0 +1,149 @@
+"""Shapes of the rooms REST API. Types only: the rules live in ``rooms.rules``/``services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from rooms import services
+from rooms.models import ChatMessage, Room, RoomBan
+from users.models import User
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every error body: a stable ``code`` and a human ``message``."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RoomSettingsSerializer(serializers.Serializer[Room]):
+    """The protocol's RoomSettings, as read (the password is never shown)."""
+
+    max_members = serializers.IntegerField()
+    is_public = serializers.BooleanField()
+    allow_guests = serializers.BooleanField()
+    chat_enabled = serializers.BooleanField()
+    only_owner_can_play = serializers.BooleanField()
+    only_owner_can_chat = serializers.BooleanField()
+    unlimited_notes = serializers.BooleanField()
+    welcome_message = serializers.CharField()
+    color = serializers.CharField()
+    persistent = serializers.BooleanField()
+
+
+class RoomSerializer(serializers.ModelSerializer[Room]):
+    """The protocol's RoomInfo, with the owner's username and the creation time."""
+
+    settings = RoomSettingsSerializer(source="*", read_only=True)
+    owner = serializers.CharField(source="owner.username", allow_null=True, read_only=True)
+    has_password = serializers.BooleanField(read_only=True)
+    member_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Room
+        fields = [
+            "id",
+            "name",
+            "settings",
+            "owner",
+            "is_lobby",
+            "has_password",
+            "member_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_member_count(self, room: Room) -> int:
+        return services.member_count(room)
+
+
+class RoomSettingsInputSerializer(serializers.Serializer[Any]):
+    """RoomSettings as written: every field optional; ``password`` "" clears it."""
+
+    max_members = serializers.IntegerField(required=False)
+    is_public = serializers.BooleanField(required=False)
+    allow_guests = serializers.BooleanField(required=False)
+    chat_enabled = serializers.BooleanField(required=False)
+    only_owner_can_play = serializers.BooleanField(required=False)
+    only_owner_can_chat = serializers.BooleanField(required=False)
+    unlimited_notes = serializers.BooleanField(required=False)
+    welcome_message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    color = serializers.CharField(required=False)
+    persistent = serializers.BooleanField(required=False)
+    password = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, write_only=True
+    )
+
+
+class RoomWriteSerializer(serializers.Serializer[Any]):
+    """A room's name and settings, as sent to create (name required) or PATCH a room."""
+
+    name = serializers.CharField(required=False, trim_whitespace=False)
+    settings = RoomSettingsInputSerializer(required=False)
+
+    def changes(self) -> dict[str, Any]:
+        """The validated input flattened to what ``services`` take."""
+        data = dict(self.validated_data)
+        flat: dict[str, Any] = dict(data.pop("settings", {}))
+        flat.update(data)
+        return flat
+
+
+class RoomCreateSerializer(RoomWriteSerializer):
+    name = serializers.CharField(trim_whitespace=False)
+
+
+def settings_error_fields(fields: dict[str, str]) -> dict[str, Any]:
+    """Rule errors keyed like the request body: ``name`` at the top, the rest in settings."""
+    nested: dict[str, Any] = {}
+    for key, message in fields.items():
+        if key == "name":
+            nested["name"] = [message]
+        else:
+            nested.setdefault("settings", {})[key] = [message]
+    return nested
+
+
+class ChatMessageSerializer(serializers.ModelSerializer[ChatMessage]):
+    username = serializers.CharField(source="user.username", allow_null=True, read_only=True)
+
+    class Meta:
+        model = ChatMessage
+        fields = ["id", "username", "display_name", "text", "sent_at"]
+        read_only_fields = fields
+
+
+class RoomBanSerializer(serializers.ModelSerializer[RoomBan]):
+    username = serializers.CharField(source="user.username", allow_null=True, read_only=True)
+    banned_by = serializers.CharField(source="banned_by.username", allow_null=True, read_only=True)
+
+    class Meta:
+        model = RoomBan
+        fields = ["id", "username", "guest_id", "reason", "created_at", "expires_at", "banned_by"]
+        read_only_fields = fields
+
+
+class RoomBanCreateSerializer(serializers.Serializer[Any]):
+    """Ban a registered player (``username``) or a guest (``guest_id``), not both."""
+
+    username = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
+    )
+    guest_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    duration_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=services.MAX_BAN_SECONDS,
+        help_text="Omit or null for a permanent ban.",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=services.REASON_MAX_LENGTH
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("username") is None) == (not attrs.get("guest_id")):
+            raise serializers.ValidationError("Give either a username or a guest_id.")
+        return attrs

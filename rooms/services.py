@@ -1,0 +1,759 @@
+"""Room use cases, one function each, shared by the REST API, the admin and the sockets.
+
+Every function takes the acting identity (a ``User`` or a ``rules.Actor``, which also covers
+guests) and the room, checks permissions with ``rooms.rules``, and raises the domain errors
+of ``rooms.exceptions``. Every moderation path writes a ModerationAction through
+``record_moderation``. Live sockets learn about changes from ``rooms.signals``, sent after
+commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from pianorhythm.exceptions import InvalidArgumentError
+from rooms import rules, signals
+from rooms.exceptions import (
+    BannedError,
+    BanNotFoundError,
+    ChatDisabledError,
+    GuestsNotAllowedError,
+    InvalidChatMessageError,
+    InvalidRoomSettingsError,
+    LobbyProtectedError,
+    MutedError,
+    RoomForbiddenError,
+    RoomFullError,
+    RoomNameTakenError,
+    RoomNotFoundError,
+)
+from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
+from rooms.passwords import check_room_password, hash_room_password
+from users.models import User
+
+ActorLike = User | rules.Actor
+Action = ModerationAction.Action
+Source = ModerationAction.Source
+
+REASON_MAX_LENGTH = 255
+# Ten years: long enough to mean "for good" while keeping datetimes in range.
+MAX_BAN_SECONDS = 10 * 365 * 24 * 3600
+RECENT_CHAT_LIMIT = 50
+
+# --- Identities and views ----------------------------------------------------------------
+
+
+def actor_for_user(user: AbstractBaseUser | AnonymousUser) -> rules.Actor:
+    """The rules' view of a user; anonymous visitors become a nameless guest."""
+    if not isinstance(user, User):
+        return rules.Actor(user_id=None, role=rules.Role.GUEST, name="anonymous")
+    role = rules.Role.ADMIN if user.is_superuser else user.role
+    return rules.Actor(user_id=user.pk, role=role, name=user.username)
+
+
+def guest_actor(guest_id: str, name: str = "") -> rules.Actor:
+    """A guest identity (stable for a browser session) as the rules see it."""
+    if not guest_id:
+        raise InvalidArgumentError("A guest needs a guest id.")
+    return rules.Actor(user_id=None, role=rules.Role.GUEST, guest_id=guest_id, name=name)
+
+
+def _as_actor(who: ActorLike) -> rules.Actor:
+    return who if isinstance(who, rules.Actor) else actor_for_user(who)
+
+
+def room_view(room: Room, *, owner_guest_id: str = "") -> rules.RoomView:
+    """The rules' view of ``room``; a guest owner lives only in presence."""
+    return rules.RoomView(
+        owner_user_id=room.owner_id,
+        owner_guest_id=owner_guest_id,
+        is_lobby=room.is_lobby,
+        is_public=room.is_public,
+        allow_guests=room.allow_guests,
+        chat_enabled=room.chat_enabled,
+        only_owner_can_play=room.only_owner_can_play,
+        only_owner_can_chat=room.only_owner_can_chat,
+        has_password=room.has_password,
+        max_members=room.max_members,
+    )
+
+
+def _identity_key(actor: rules.Actor) -> str:
+    if actor.user_id is not None:
+        return f"user:{actor.user_id}"
+    return f"guest:{actor.guest_id}"
+
+
+def _clean_reason(reason: str) -> str:
+    reason = reason.strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidArgumentError(f"A reason is at most {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
+def _check_source(source: str) -> str:
+    if source not in Source.values:
+        raise InvalidArgumentError(f"Unknown moderation source {source!r}.")
+    return source
+
+
+# --- Reading rooms --------------------------------------------------------------------------
+
+
+def get_room(room_id: uuid.UUID | str) -> Room:
+    """The room with this id, or RoomNotFoundError."""
+    try:
+        return Room.objects.select_related("owner").get(pk=room_id)
+    except (Room.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        raise RoomNotFoundError() from exc
+
+
+def find_room(name: str) -> Room:
+    """The room with this name, compared case-insensitively, or RoomNotFoundError."""
+    room = Room.objects.select_related("owner").filter(name__iexact=name).first()
+    if room is None:
+        raise RoomNotFoundError()
+    return room
+
+
+def get_visible_room(who: ActorLike, room_id: uuid.UUID | str) -> Room:
+    """The room, if ``who`` may see it; a private room is not found for anyone else.
+
+    Not-found and not-allowed look the same so that room ids cannot be probed.
+    """
+    room = get_room(room_id)
+    if not rules.can_see_room(_as_actor(who), room_view(room)):
+        raise RoomNotFoundError()
+    return room
+
+
+def listed_rooms() -> QuerySet[Room]:
+    """The rooms anyone may list: public rooms and the lobbies."""
+    return Room.objects.select_related("owner").filter(Q(is_public=True) | Q(is_lobby=True))
+
+
+def member_count(room: Room) -> int:
+    """How many are in ``room`` right now: 0 until the real-time presence store exists."""
+    return 0
+
+
+# --- Creating, updating and closing ------------------------------------------------------
+
+
+def _apply_settings(room: Room, cleaned: Mapping[str, Any]) -> list[str]:
+    """Copy validated settings onto ``room``; return the model fields that changed."""
+    changed = []
+    for key, value in cleaned.items():
+        if key == "password":
+            room.password_hash = hash_room_password(value)
+            changed.append("password_hash")
+        elif getattr(room, key) != value:
+            setattr(room, key, value)
+            changed.append(key)
+    return changed
+
+
+def _validate(changes: Mapping[str, Any], *, is_lobby: bool) -> dict[str, Any]:
+    try:
+        return rules.validate_room_settings(changes, is_lobby=is_lobby)
+    except rules.RoomSettingsInvalidError as exc:
+        raise InvalidRoomSettingsError(exc.fields) from exc
+
+
+def _check_name_free(name: str, *, exclude: Room | None = None) -> None:
+    taken = Room.objects.filter(name__iexact=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise RoomNameTakenError()
+
+
+def create_room(actor_user: User, settings: Mapping[str, Any]) -> Room:
+    """Create a room owned by ``actor_user`` from RoomSettings fields plus ``name``.
+
+    Raises InvalidRoomSettingsError (INVALID_ARGUMENT; lobby names are reserved),
+    RoomNameTakenError when the name exists in any case, BannedError for site-banned users.
+    """
+    if actor_user.is_site_banned:
+        raise BannedError("You are banned from the site.", until=actor_user.banned_until)
+    if "name" not in settings:
+        raise InvalidRoomSettingsError({"name": "Give the room a name."})
+    cleaned = _validate(settings, is_lobby=False)
+    _check_name_free(cleaned["name"])
+    room = Room(owner=actor_user)
+    _apply_settings(room, cleaned)
+    try:
+        with transaction.atomic():
+            room.save()
+    except IntegrityError as exc:
+        # Someone took the name between the check and the insert.
+        raise RoomNameTakenError() from exc
+    return room
+
+
+def check_room_changes(room: Room, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``changes`` to ``room`` without saving; return them cleaned.
+
+    Raises InvalidRoomSettingsError (per-field messages) or RoomNameTakenError.
+    """
+    cleaned = _validate(changes, is_lobby=room.is_lobby)
+    if "name" in cleaned:
+        _check_name_free(cleaned["name"], exclude=room)
+    return cleaned
+
+
+def update_room(
+    who: ActorLike, room: Room, changes: Mapping[str, Any], source: str, reason: str = ""
+) -> Room:
+    """Change some of ``room``'s settings (only the keys given); ``password`` "" clears it.
+
+    Owner or site moderator only (RoomForbiddenError, nothing changes). A site moderator
+    changing someone else's room is recorded as UPDATE_ROOM.
+    """
+    actor = _as_actor(who)
+    _check_source(source)
+    if not rules.can_update_room(actor, room_view(room)):
+        raise RoomForbiddenError()
+    cleaned = check_room_changes(room, changes)
+    reason = _clean_reason(reason)
+    changed = _apply_settings(room, cleaned)
+    if not changed:
+        return room
+    try:
+        with transaction.atomic():
+            room.save(update_fields=[*changed, "updated_at"])
+            if not rules.is_owner(actor, room_view(room)):
+                shown = sorted("password" if f == "password_hash" else f for f in changed)
+                record_moderation(
+                    actor,
+                    Action.UPDATE_ROOM,
+                    source,
+                    room=room,
+                    reason=reason or f"Changed {', '.join(shown)}.",
+                )
+    except IntegrityError as exc:
+        room.refresh_from_db()
+        raise RoomNameTakenError() from exc
+    signals.send_on_commit(signals.room_updated, room=room, changed=frozenset(changed))
+    return room
+
+
+def close_room(who: ActorLike, room: Room, source: str, reason: str = "") -> None:
+    """Delete ``room`` (bans and chat go with it) after recording CLOSE_ROOM.
+
+    Owner or site moderator only; lobbies are never closed (LobbyProtectedError).
+    """
+    actor = _as_actor(who)
+    _check_source(source)
+    view = room_view(room)
+    if not rules.can_moderate(actor, view):
+        raise RoomForbiddenError()
+    if room.is_lobby:
+        raise LobbyProtectedError()
+    reason = _clean_reason(reason)
+    room_id, room_name = room.pk, room.name
+    with transaction.atomic():
+        record_moderation(actor, Action.CLOSE_ROOM, source, room=room, reason=reason)
+        room.delete()
+    signals.send_on_commit(signals.room_closed, room_id=room_id, room_name=room_name, reason=reason)
+
+
+# --- Joining ----------------------------------------------------------------------------------
+
+
+def check_can_join(
+    who: ActorLike,
+    room: Room,
+    *,
+    password: str = "",
+    member_count: int = 0,
+    owner_guest_id: str = "",
+) -> None:
+    """Raise why ``who`` may not enter ``room`` now, if anything stops them.
+
+    BannedError, GuestsNotAllowedError, RoomFullError (``member_count`` is the live count
+    from presence), then the password: PasswordGuessesError (RATE_LIMITED) after repeated
+    wrong guesses, WrongPasswordError. Owners and site moderators need no password.
+    """
+    actor = _as_actor(who)
+    view = room_view(room, owner_guest_id=owner_guest_id)
+    ban = active_ban(room, user_id=actor.user_id, guest_id=actor.guest_id)
+    refusal = rules.join_refusal(actor, view, member_count=member_count, banned=ban is not None)
+    if refusal == "BANNED":
+        raise BannedError(until=ban.expires_at if ban else None)
+    if refusal == "GUESTS_NOT_ALLOWED":
+        raise GuestsNotAllowedError()
+    if refusal == "ROOM_FULL":
+        raise RoomFullError()
+    if rules.needs_password(actor, view):
+        check_room_password(room, password, identity=_identity_key(actor))
+
+
+# --- Bans -----------------------------------------------------------------------------------
+
+
+def _ban_subject(user_id: int | None, guest_id: str) -> Q:
+    if user_id is not None:
+        return Q(user_id=user_id)
+    if not guest_id:
+        raise InvalidArgumentError("Name a user or a guest id.")
+    return Q(user__isnull=True, guest_id=guest_id)
+
+
+def _unexpired() -> Q:
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+
+
+def active_bans(room: Room) -> QuerySet[RoomBan]:
+    """The bans of ``room`` still in force, newest first."""
+    return (
+        room.bans.filter(_unexpired())
+        .select_related("user", "banned_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def active_ban(room: Room, *, user_id: int | None = None, guest_id: str = "") -> RoomBan | None:
+    """The ban in force on this user (or, for a guest, this guest id), if any."""
+    if user_id is None and not guest_id:
+        return None
+    return room.bans.filter(_ban_subject(user_id, guest_id), _unexpired()).first()
+
+
+def check_not_banned(room: Room, *, user_id: int | None = None, guest_id: str = "") -> None:
+    """Raise BannedError (with ``until``) if a ban is in force; expired bans do not count."""
+    ban = active_ban(room, user_id=user_id, guest_id=guest_id)
+    if ban is not None:
+        raise BannedError(until=ban.expires_at)
+
+
+def _target(target_user: User | None, guest_id: str, guest_name: str = "") -> rules.Actor:
+    if (target_user is None) == (not guest_id):
+        raise InvalidArgumentError("Name either a user or a guest id.")
+    if target_user is not None:
+        return actor_for_user(target_user)
+    return guest_actor(guest_id, guest_name)
+
+
+def check_can_moderate_room(who: ActorLike, room: Room) -> None:
+    """Raise RoomForbiddenError unless ``who`` owns ``room`` or is a site moderator."""
+    if not rules.can_moderate(_as_actor(who), room_view(room)):
+        raise RoomForbiddenError()
+
+
+def resolve_ban_subject(subject: str) -> tuple[User | None, str]:
+    """``guest:<id>`` → (None, guest id); a username → (user, ""); BanNotFoundError if unknown."""
+    if subject.startswith("guest:"):
+        guest_id = subject.removeprefix("guest:")
+        if not guest_id:
+            raise BanNotFoundError()
+        return None, guest_id
+    user = User.objects.filter(username=subject).first()
+    if user is None:
+        raise BanNotFoundError()
+    return user, ""
+
+
+def check_can_moderate_member(who: ActorLike, room: Room, target: rules.Actor) -> None:
+    """Raise RoomForbiddenError unless ``who`` may kick/ban/mute ``target`` in ``room``.
+
+    Never oneself, and only players of lower rank (member < owner < moderator < admin).
+    """
+    actor = _as_actor(who)
+    view = room_view(room)
+    if not rules.can_moderate(actor, view):
+        raise RoomForbiddenError()
+    if not rules.can_moderate_member(actor, target, view):
+        raise RoomForbiddenError("You cannot do that to this player.")
+
+
+def check_can_ban(
+    who: ActorLike, room: Room, *, target_user: User | None = None, guest_id: str = ""
+) -> None:
+    """Raise unless ``who`` may ban this user or guest from ``room``."""
+    check_can_moderate_member(who, room, _target(target_user, guest_id))
+
+
+def _expiry(duration_seconds: int | None) -> datetime | None:
+    if duration_seconds is None:
+        return None
+    if (
+        isinstance(duration_seconds, bool)
+        or not isinstance(duration_seconds, int)
+        or not 1 <= duration_seconds <= MAX_BAN_SECONDS
+    ):
+        raise InvalidArgumentError(
+            f"duration_seconds must be between 1 and {MAX_BAN_SECONDS}, or null for permanent."
+        )
+    return timezone.now() + timedelta(seconds=duration_seconds)
+
+
+def ban_from_room(
+    who: ActorLike,
+    room: Room,
+    *,
+    target_user: User | None = None,
+    guest_id: str = "",
+    guest_name: str = "",
+    duration_seconds: int | None = None,
+    reason: str = "",
+    source: str,
+) -> RoomBan:
+    """Ban a user (or a guest id) from ``room`` for ``duration_seconds`` (None: for good).
+
+    Banning someone already banned replaces the ban's expiry and reason. Records BAN.
+    """
+    actor = _as_actor(who)
+    _check_source(source)
+    target = _target(target_user, guest_id, guest_name)
+    check_can_moderate_member(actor, room, target)
+    reason = _clean_reason(reason)
+    expires_at = _expiry(duration_seconds)
+    defaults = {"banned_by_id": actor.user_id, "reason": reason, "expires_at": expires_at}
+    with transaction.atomic():
+        if target_user is not None:
+            ban, _ = RoomBan.objects.update_or_create(
+                room=room, user=target_user, defaults=defaults
+            )
+        else:
+            ban, _ = RoomBan.objects.update_or_create(
+                room=room, user=None, guest_id=guest_id, defaults=defaults
+            )
+        record_moderation(
+            actor,
+            Action.BAN,
+            source,
+            room=room,
+            target_user=target_user,
+            target_name=target.name or guest_id,
+            reason=reason,
+            expires_at=expires_at,
+        )
+    signals.send_on_commit(
+        signals.member_banned,
+        room=room,
+        user_id=target.user_id,
+        guest_id=guest_id,
+        expires_at=expires_at,
+        reason=reason,
+    )
+    return ban
+
+
+def unban_from_room(
+    who: ActorLike,
+    room: Room,
+    *,
+    target_user: User | None = None,
+    guest_id: str = "",
+    reason: str = "",
+    source: str,
+) -> None:
+    """Lift the ban on a user (or guest id) in ``room``; BanNotFoundError if none is in force.
+
+    Records UNBAN.
+    """
+    actor = _as_actor(who)
+    _check_source(source)
+    target = _target(target_user, guest_id)
+    if not rules.can_moderate(actor, room_view(room)):
+        raise RoomForbiddenError()
+    reason = _clean_reason(reason)
+    bans = room.bans.filter(_ban_subject(target.user_id, guest_id))
+    if not bans.filter(_unexpired()).exists():
+        bans.delete()  # expired leftovers
+        raise BanNotFoundError()
+    with transaction.atomic():
+        bans.delete()
+        record_moderation(
+            actor,
+            Action.UNBAN,
+            source,
+            room=room,
+            target_user=target_user,
+            target_name=target.name or guest_id,
+            reason=reason,
+        )
+
+
+# --- Presence-side moderation (the sockets carry it out) ------------------------------------
+
+
+def kick_from_room(
+    who: ActorLike, room: Room, target: rules.Actor, *, reason: str = "", source: str
+) -> ModerationAction:
+    """Check and record a kick; the real-time layer removes the target's sockets."""
+    _check_source(source)
+    check_can_moderate_member(who, room, target)
+    return _record_on_target(who, Action.KICK, source, room, target, _clean_reason(reason))
+
+
+def mute_in_room(
+    who: ActorLike,
+    room: Room,
+    target: rules.Actor,
+    *,
+    duration_seconds: int | None = None,
+    reason: str = "",
+    source: str,
+) -> ModerationAction:
+    """Check and record a mute (it lives in presence); returns the record with its expiry."""
+    _check_source(source)
+    check_can_moderate_member(who, room, target)
+    return _record_on_target(
+        who, Action.MUTE, source, room, target, _clean_reason(reason), _expiry(duration_seconds)
+    )
+
+
+def unmute_in_room(
+    who: ActorLike, room: Room, target: rules.Actor, *, reason: str = "", source: str
+) -> ModerationAction:
+    """Check and record lifting a mute."""
+    _check_source(source)
+    check_can_moderate_member(who, room, target)
+    return _record_on_target(who, Action.UNMUTE, source, room, target, _clean_reason(reason))
+
+
+def _record_on_target(
+    who: ActorLike,
+    action: str,
+    source: str,
+    room: Room,
+    target: rules.Actor,
+    reason: str,
+    expires_at: datetime | None = None,
+) -> ModerationAction:
+    return record_moderation(
+        who,
+        action,
+        source,
+        room=room,
+        target_user_id=target.user_id,
+        target_name=target.name or target.guest_id,
+        reason=reason,
+        expires_at=expires_at,
+    )
+
+
+def give_ownership(
+    who: ActorLike, room: Room, target_user: User, *, source: str, reason: str = ""
+) -> Room:
+    """The owner (or a site moderator) hands ``room`` to a registered player.
+
+    Lobbies have no owner (LobbyProtectedError). Records GIVE_OWNERSHIP.
+    """
+    actor = _as_actor(who)
+    _check_source(source)
+    if room.is_lobby:
+        raise LobbyProtectedError()
+    if not rules.can_moderate(actor, room_view(room)):
+        raise RoomForbiddenError()
+    if target_user.is_site_banned or not target_user.is_active:
+        raise InvalidArgumentError("That player cannot own a room.")
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        room.owner = target_user
+        room.save(update_fields=["owner", "updated_at"])
+        record_moderation(
+            actor,
+            Action.GIVE_OWNERSHIP,
+            source,
+            room=room,
+            target_user=target_user,
+            reason=reason,
+        )
+    signals.send_on_commit(signals.owner_changed, room=room, owner_user_id=target_user.pk)
+    return room
+
+
+def succeed_owner(room: Room, members: Iterable[rules.Candidate]) -> rules.Candidate | None:
+    """Pass ``room`` on when its owner's last session left; ``members`` are those remaining.
+
+    The longest-present registered member inherits it, else the longest-present guest (kept
+    only in presence: the stored owner becomes None). Returns the heir, None if nobody is left.
+    """
+    if room.is_lobby:
+        return None
+    heir = rules.next_owner(members)
+    owner_id = heir.user_id if heir is not None else None
+    if room.owner_id != owner_id:
+        room.owner_id = owner_id
+        room.save(update_fields=["owner", "updated_at"])
+        signals.send_on_commit(signals.owner_changed, room=room, owner_user_id=owner_id)
+    return heir
+
+
+# --- The audit log --------------------------------------------------------------------------
+
+
+def record_moderation(
+    who: ActorLike,
+    action: str,
+    source: str,
+    *,
+    room: Room | None = None,
+    target_user: User | None = None,
+    target_user_id: int | None = None,
+    target_name: str = "",
+    reason: str = "",
+    expires_at: datetime | None = None,
+) -> ModerationAction:
+    """Write one audit-log entry; names are copied so the entry outlives users and rooms."""
+    actor = _as_actor(who)
+    if action not in Action.values:
+        raise InvalidArgumentError(f"Unknown moderation action {action!r}.")
+    if target_user is not None:
+        target_user_id = target_user.pk
+        target_name = target_name or target_user.username
+    return ModerationAction.objects.create(
+        action=action,
+        source=_check_source(source),
+        actor_id=actor.user_id,
+        actor_name=(actor.name or actor.guest_id or "unknown")[:150],
+        target_user_id=target_user_id,
+        target_name=target_name[:150],
+        room=room,
+        room_name=room.name if room is not None else "",
+        reason=_clean_reason(reason)[:REASON_MAX_LENGTH],
+        expires_at=expires_at,
+    )
+
+
+# --- Chat -------------------------------------------------------------------------------------
+
+
+def post_chat_message(
+    room: Room,
+    author: ActorLike,
+    text: str,
+    *,
+    session_id: str = "",
+    muted: bool = False,
+    owner_guest_id: str = "",
+) -> ChatMessage:
+    """Store a chat message after the room's rules and the text's limits allow it.
+
+    Raises MutedError, ChatDisabledError, RoomForbiddenError (owner-only chat) or
+    InvalidChatMessageError (empty, over 500 characters, control or bidi characters).
+    The text is stripped and stored as data. Rate limits are the sockets' business.
+    """
+    actor = _as_actor(author)
+    refusal = rules.chat_refusal(actor, room_view(room, owner_guest_id=owner_guest_id), muted=muted)
+    if refusal == "MUTED":
+        raise MutedError()
+    if refusal == "CHAT_DISABLED":
+        raise ChatDisabledError()
+    if refusal is not None:
+        raise RoomForbiddenError("Only the room owner may chat here.")
+    try:
+        cleaned = rules.clean_chat_text(text)
+    except ValueError as exc:
+        raise InvalidChatMessageError(str(exc)) from exc
+    return ChatMessage.objects.create(
+        room=room,
+        user_id=actor.user_id,
+        guest_id=actor.guest_id if actor.is_guest else "",
+        session_id=session_id[:64],
+        display_name=(actor.name or "Guest")[:64],
+        text=cleaned,
+    )
+
+
+def recent_messages(room: Room, limit: int = RECENT_CHAT_LIMIT) -> list[ChatMessage]:
+    """The last ``limit`` messages of ``room``, oldest first (as ``room_state`` sends them)."""
+    newest = list(room.messages.select_related("user").order_by("-id")[:limit])
+    newest.reverse()
+    return newest
+
+
+def delete_chat_messages(
+    who: ActorLike, messages: Iterable[ChatMessage], *, source: str, reason: str = ""
+) -> int:
+    """Delete messages (owner or site moderator of each room); one DELETE_MESSAGE per room.
+
+    Returns how many were deleted.
+    """
+    actor = _as_actor(who)
+    _check_source(source)
+    reason = _clean_reason(reason)
+    by_room: dict[uuid.UUID, list[ChatMessage]] = {}
+    rooms: dict[uuid.UUID, Room] = {}
+    for message in messages:
+        by_room.setdefault(message.room_id, []).append(message)
+        rooms[message.room_id] = message.room
+    for room in rooms.values():
+        if not rules.can_moderate(actor, room_view(room)):
+            raise RoomForbiddenError()
+    deleted = 0
+    with transaction.atomic():
+        for room_id, batch in by_room.items():
+            ids = [m.pk for m in batch]
+            authors = {m.user_id for m in batch}
+            names = sorted({m.display_name for m in batch})
+            deleted += ChatMessage.objects.filter(pk__in=ids).delete()[0]
+            record_moderation(
+                actor,
+                Action.DELETE_MESSAGE,
+                source,
+                room=rooms[room_id],
+                target_user_id=authors.pop() if len(authors) == 1 else None,
+                target_name=", ".join(names),
+                reason=reason or f"Deleted {len(ids)} message(s).",
+            )
+            signals.send_on_commit(signals.chat_messages_deleted, room_id=room_id, message_ids=ids)
+    return deleted
+
+
+# --- Lobbies ---------------------------------------------------------------------------------
+
+
+def _create_lobby(number: int) -> Room:
+    name = rules.lobby_name(number)
+    try:
+        with transaction.atomic():
+            return Room.objects.create(
+                name=name,
+                is_lobby=True,
+                is_public=True,
+                max_members=rules.LOBBY_MAX_MEMBERS,
+                # Overflow lobbies go away once empty; the first one always stays.
+                persistent=number == 1,
+            )
+    except IntegrityError:
+        # Another process made it first.
+        return Room.objects.get(name__iexact=name)
+
+
+def _lobbies() -> Sequence[Room]:
+    numbered = [(rules.lobby_number(r.name), r) for r in Room.objects.filter(is_lobby=True)]
+    ordered = sorted(((n, r) for n, r in numbered if n is not None), key=lambda pair: pair[0])
+    return [room for _, room in ordered]
+
+
+def ensure_lobby() -> Room:
+    """The main lobby, created if it is missing."""
+    lobby = Room.objects.filter(is_lobby=True, name__iexact=rules.LOBBY_NAME).first()
+    return lobby or _create_lobby(1)
+
+
+def lobby_with_space(count_for_room: Callable[[Room], int]) -> Room:
+    """The first lobby with room for one more, making ``lobby-2``, ``lobby-3``... as needed.
+
+    ``count_for_room`` gives a lobby's live member count (presence).
+    """
+    lobbies = _lobbies() or [ensure_lobby()]
+    for lobby in lobbies:
+        if count_for_room(lobby) < lobby.max_members:
+            return lobby
+    last = rules.lobby_number(lobbies[-1].name) or 1
+    return _create_lobby(last + 1)

@@ -1,0 +1,230 @@
+"""Rooms REST API: thin adapters from HTTP to ``rooms.services``.
+
+Domain errors become ``{"code", "message"}`` in ``pianorhythm.api``; settings that break
+the rules become a 400 with ``fields`` shaped like the request body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rooms import rules, services
+from rooms.exceptions import InvalidRoomSettingsError
+from rooms.models import ChatMessage, ModerationAction, Room
+from rooms.serializers import (
+    ChatMessageSerializer,
+    ErrorSerializer,
+    RoomBanCreateSerializer,
+    RoomBanSerializer,
+    RoomCreateSerializer,
+    RoomSerializer,
+    RoomWriteSerializer,
+    settings_error_fields,
+)
+from users.models import User
+
+API = ModerationAction.Source.API
+TAGS = ["rooms"]
+ROOM_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def _actor(request: Request) -> rules.Actor:
+    return services.actor_for_user(request.user)
+
+
+def _user(request: Request) -> User:
+    if not isinstance(request.user, User):
+        raise NotAuthenticated()
+    return request.user
+
+
+def _rule_errors(exc: InvalidRoomSettingsError) -> serializers.ValidationError:
+    return serializers.ValidationError(settings_error_fields(exc.fields))
+
+
+class RoomListView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(
+        tags=TAGS,
+        summary="List public rooms and the lobbies",
+        responses={200: RoomSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(RoomSerializer(services.listed_rooms(), many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Create a room you own",
+        request=RoomCreateSerializer,
+        responses={201: RoomSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = RoomCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            room = services.create_room(_user(request), body.changes())
+        except InvalidRoomSettingsError as exc:
+            raise _rule_errors(exc) from exc
+        return Response(RoomSerializer(room).data, status=status.HTTP_201_CREATED)
+
+
+class RoomDetailView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(
+        tags=TAGS,
+        summary="A room (private rooms: owner and moderators only)",
+        parameters=[ROOM_ID],
+        responses={200: RoomSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request: Request, id: UUID) -> Response:
+        room = services.get_visible_room(_actor(request), id)
+        return Response(RoomSerializer(room).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Change a room's name or settings (owner or moderator)",
+        parameters=[ROOM_ID],
+        request=RoomWriteSerializer,
+        responses={
+            200: RoomSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def patch(self, request: Request, id: UUID) -> Response:
+        room = services.get_visible_room(_actor(request), id)
+        body = RoomWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            room = services.update_room(_user(request), room, body.changes(), API)
+        except InvalidRoomSettingsError as exc:
+            raise _rule_errors(exc) from exc
+        return Response(RoomSerializer(room).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Close (delete) a room (owner or moderator; never a lobby)",
+        parameters=[ROOM_ID],
+        request=None,
+        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def delete(self, request: Request, id: UUID) -> Response:
+        room = services.get_visible_room(_actor(request), id)
+        services.close_room(_user(request), room, API)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChatHistoryPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+
+
+class RoomMessagesView(generics.ListAPIView[ChatMessage]):
+    """Chat history of a room, newest first."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = ChatMessageSerializer
+    pagination_class = ChatHistoryPagination
+    queryset = ChatMessage.objects.none()
+
+    def get_queryset(self) -> QuerySet[ChatMessage]:
+        if getattr(self, "swagger_fake_view", False):
+            return ChatMessage.objects.none()
+        room = services.get_visible_room(_actor(self.request), self.kwargs["id"])
+        return room.messages.select_related("user").order_by("-id")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Chat history, newest first (cursor-paginated)",
+        parameters=[ROOM_ID],
+        responses={200: ChatMessageSerializer(many=True), 404: ErrorSerializer},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class RoomBansView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def _room(self, request: Request, room_id: UUID) -> Room:
+        room = services.get_visible_room(_actor(request), room_id)
+        services.check_can_moderate_room(_user(request), room)
+        return room
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Bans in force in a room (owner or moderator)",
+        parameters=[ROOM_ID],
+        responses={200: RoomBanSerializer(many=True), 403: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request: Request, id: UUID) -> Response:
+        room = self._room(request, id)
+        return Response(RoomBanSerializer(services.active_bans(room), many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Ban a player or guest from a room (owner or moderator)",
+        parameters=[ROOM_ID],
+        request=RoomBanCreateSerializer,
+        responses={
+            201: RoomBanSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+    )
+    def post(self, request: Request, id: UUID) -> Response:
+        room = self._room(request, id)
+        body = RoomBanCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        ban = services.ban_from_room(
+            _user(request),
+            room,
+            target_user=data.get("username"),
+            guest_id=data.get("guest_id", ""),
+            duration_seconds=data.get("duration_seconds"),
+            reason=data.get("reason", ""),
+            source=API,
+        )
+        return Response(RoomBanSerializer(ban).data, status=status.HTTP_201_CREATED)
+
+
+class RoomBanDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Lift a ban (owner or moderator)",
+        description="`subject` is a username, or `guest:<guest id>` for a guest.",
+        parameters=[
+            ROOM_ID,
+            OpenApiParameter("subject", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        request=None,
+        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def delete(self, request: Request, id: UUID, subject: str) -> Response:
+        room = services.get_visible_room(_actor(request), id)
+        services.check_can_moderate_room(_user(request), room)
+        target_user, guest_id = services.resolve_ban_subject(subject)
+        services.unban_from_room(
+            _user(request), room, target_user=target_user, guest_id=guest_id, source=API
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
