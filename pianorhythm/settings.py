@@ -116,6 +116,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and cache ------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+REDIS_PREFIX = env_str("REDIS_PREFIX", "pianorhythm")
 if REDIS_URL:
     # redis-py 8's 5 s socket timeout equals channels-redis' 5 s blocking read, and its
     # pool of 100 is too small for a busy instance: both drop sockets under load.
@@ -131,7 +132,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [_redis_host],
-                "prefix": env_str("REDIS_PREFIX", "pianorhythm"),
+                "prefix": REDIS_PREFIX,
                 "capacity": 1000,
                 "expiry": 30,
             },
@@ -141,7 +142,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("REDIS_PREFIX", "pianorhythm"),
+            "KEY_PREFIX": REDIS_PREFIX,
         }
     }
 else:
@@ -150,6 +151,8 @@ else:
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+# The model backend, but sessions of site-banned users stop working at once.
+AUTHENTICATION_BACKENDS = ["users.backends.SiteBanAwareBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -186,7 +189,7 @@ SIMPLE_JWT = {
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "users.authentication.ActiveUserJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -219,6 +222,12 @@ CORS_URLS_REGEX = r"^/api/.*$"
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# In development WhiteNoise serves straight from the source folders; production serves the
+# hashed, compressed files `collectstatic` writes to STATIC_ROOT.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

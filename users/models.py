@@ -5,6 +5,7 @@ import random
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 COLOR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a2b3c.")
@@ -44,6 +45,8 @@ class User(AbstractUser):
 
     class Meta:
         indexes = [models.Index(fields=["role"]), models.Index(fields=["banned_until"])]
+        # Registration checks this first to answer nicely; the constraint settles races.
+        constraints = [models.UniqueConstraint(Lower("username"), name="username_unique_ci")]
 
     def __str__(self) -> str:
         return self.username

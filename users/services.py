@@ -1,0 +1,336 @@
+"""Use cases of the users app: registration, profiles, site bans, roles and tokens.
+
+``check_*`` functions validate one value and return it normalised, raising
+``InvalidFieldError``; the other functions change state. Serializers and forms call the
+``check_*`` functions to report every bad field at once; the state-changing functions call
+them again, so no caller can skip a rule.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from django.contrib.auth.models import BaseUserManager, Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from pianorhythm.exceptions import InvalidArgumentError, NotFoundError
+from rooms.models import ModerationAction
+from users import rules
+from users.exceptions import (
+    AccountInactiveError,
+    InvalidFieldError,
+    NotAllowedToModerateError,
+    SiteBannedError,
+    UsernameTakenError,
+)
+from users.models import User
+from users.signals import site_ban_changed
+
+MODERATORS_GROUP = "Moderators"
+# A permanent ban is stored as a far-future end so that "banned now" stays one comparison;
+# the audit log records it with an empty expires_at, as room bans do.
+PERMANENT_BAN_UNTIL = datetime(9999, 12, 31, tzinfo=UTC)
+REASON_MAX = 255
+PROFILE_FIELDS = frozenset({"display_name", "color", "status_text", "bio", "email"})
+
+Source = ModerationAction.Source
+Action = ModerationAction.Action
+
+
+# --- Checks ------------------------------------------------------------------------------
+
+
+def _check_rule(field: str, value: str, problem: str | None) -> str:
+    if problem:
+        raise InvalidFieldError(field, problem)
+    return value
+
+
+def check_username(username: str) -> str:
+    username = username.strip()
+    return _check_rule("username", username, rules.username_problem(username))
+
+
+def check_display_name(name: str) -> str:
+    name = rules.normalize_text(name)
+    return _check_rule("display_name", name, rules.display_name_problem(name))
+
+
+def check_color(color: str) -> str:
+    color = color.strip()
+    return _check_rule("color", color, rules.color_problem(color)).lower()
+
+
+def check_status_text(text: str) -> str:
+    text = rules.normalize_text(text)
+    return _check_rule("status_text", text, rules.status_text_problem(text))
+
+
+def check_bio(text: str) -> str:
+    text = rules.normalize_text(text.replace("\r\n", "\n"))
+    return _check_rule("bio", text, rules.bio_problem(text))
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise InvalidFieldError("email", exc.messages) from exc
+    return BaseUserManager.normalize_email(email)
+
+
+def check_password(password: str, user: User | None = None) -> str:
+    """Run the configured password validators (length, common, numeric, like the user)."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidFieldError("password", exc.messages) from exc
+    return password
+
+
+def check_can_log_in(user: User) -> None:
+    """Raise unless the account may sign in or use a session or token right now."""
+    if not user.is_active:
+        raise AccountInactiveError()
+    if user.is_site_banned:
+        raise SiteBannedError(ban_end(user), user.ban_reason)
+
+
+def ban_end(user: User) -> datetime | None:
+    """When the user's site ban ends; None if it is permanent (or there is none)."""
+    if user.banned_until is None or user.banned_until >= PERMANENT_BAN_UNTIL:
+        return None
+    return user.banned_until
+
+
+def may_moderate(actor: User, target: User) -> bool:
+    """Whether ``actor`` may site-ban, unban or edit ``target`` (see ``rules.may_moderate``)."""
+    return rules.may_moderate(
+        rules.role_rank(actor.role, actor.is_superuser),
+        rules.role_rank(target.role, target.is_superuser),
+        is_self=actor.pk == target.pk,
+    )
+
+
+def _check_may_moderate(actor: User, target: User) -> None:
+    if not may_moderate(actor, target):
+        raise NotAllowedToModerateError(f"You may not moderate {target.username}.")
+
+
+def _check_reason(reason: str) -> str:
+    reason = rules.normalize_text(reason)
+    if len(reason) > REASON_MAX:
+        raise InvalidFieldError("reason", f"Reasons have at most {REASON_MAX} characters.")
+    return reason
+
+
+# --- Accounts and profiles -----------------------------------------------------------------
+
+
+def register_user(username: str, password: str, email: str = "", display_name: str = "") -> User:
+    """Create a member account; usernames are unique regardless of case."""
+    username = check_username(username)
+    if User.objects.filter(username__iexact=username).exists():
+        raise UsernameTakenError()
+    user = User(
+        username=username,
+        email=check_email(email),
+        display_name=check_display_name(display_name),
+        role=User.Role.MEMBER,
+    )
+    user.set_password(check_password(password, user))
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent registration took the name (any case)
+        raise UsernameTakenError() from exc
+    return user
+
+
+def update_profile(user: User, **fields: str) -> User:
+    """Change any of display_name, color, status_text, bio and email."""
+    unknown = set(fields) - PROFILE_FIELDS
+    if unknown:
+        raise InvalidArgumentError(f"Unknown profile fields: {', '.join(sorted(unknown))}.")
+    checks = {
+        "display_name": check_display_name,
+        "color": check_color,
+        "status_text": check_status_text,
+        "bio": check_bio,
+        "email": check_email,
+    }
+    for name, value in fields.items():
+        setattr(user, name, checks[name](value))
+    if fields:
+        user.save(update_fields=list(fields))
+    return user
+
+
+def get_public_profile(username: str) -> User:
+    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    if user is None:
+        raise NotFoundError("No such user.")
+    return user
+
+
+# --- Moderation ----------------------------------------------------------------------------
+
+
+def _record(
+    action: str,
+    *,
+    by: User,
+    target: User,
+    source: str,
+    reason: str = "",
+    expires_at: datetime | None = None,
+) -> ModerationAction:
+    return ModerationAction.objects.create(
+        action=action,
+        source=source,
+        actor=by,
+        actor_name=by.username,
+        target_user=target,
+        target_name=target.username,
+        reason=reason,
+        expires_at=expires_at,
+    )
+
+
+def _announce_ban_change(user: User) -> None:
+    user_id, until = user.pk, user.banned_until
+    transaction.on_commit(
+        lambda: site_ban_changed.send(sender=User, user_id=user_id, banned_until=until)
+    )
+
+
+@transaction.atomic
+def site_ban(
+    user: User,
+    *,
+    by: User,
+    until: datetime | None = None,
+    duration: timedelta | None = None,
+    reason: str = "",
+    source: str,
+) -> ModerationAction:
+    """Ban ``user`` from the whole site until a time, for a duration, or (neither) for good.
+
+    Their sessions and tokens stop working at once and they cannot sign in until it ends.
+    """
+    _check_may_moderate(by, user)
+    if until is not None and duration is not None:
+        raise InvalidArgumentError("Give either an end time or a duration, not both.")
+    if duration is not None:
+        if duration <= timedelta(0):
+            raise InvalidFieldError("duration", "The duration must be positive.")
+        until = timezone.now() + duration
+    elif until is not None and until <= timezone.now():
+        raise InvalidFieldError("until", "The ban must end in the future.")
+    reason = _check_reason(reason)
+    user.banned_until = until or PERMANENT_BAN_UNTIL
+    user.ban_reason = reason
+    user.save(update_fields=["banned_until", "ban_reason"])
+    _announce_ban_change(user)
+    return _record(
+        Action.SITE_BAN, by=by, target=user, source=source, reason=reason, expires_at=until
+    )
+
+
+@transaction.atomic
+def site_unban(user: User, *, by: User, reason: str = "", source: str) -> ModerationAction:
+    """Lift ``user``'s site ban."""
+    _check_may_moderate(by, user)
+    if not user.is_site_banned:
+        raise InvalidArgumentError(f"{user.username} is not banned.")
+    reason = _check_reason(reason)
+    user.banned_until = None
+    user.ban_reason = ""
+    user.save(update_fields=["banned_until", "ban_reason"])
+    _announce_ban_change(user)
+    return _record(Action.SITE_UNBAN, by=by, target=user, source=source, reason=reason)
+
+
+@transaction.atomic
+def set_role(user: User, role: str, *, by: User, source: str) -> ModerationAction:
+    """Give ``user`` a role, keeping Django's staff/superuser flags and groups in step.
+
+    MODERATOR: staff in the Moderators group (the admin permissions a moderator needs);
+    ADMIN: staff and superuser; MEMBER: neither. Only admins may change roles.
+    """
+    if role not in User.Role.values or role == User.Role.GUEST:
+        raise InvalidFieldError("role", "Choose MEMBER, MODERATOR or ADMIN.")
+    actor_rank = rules.role_rank(by.role, by.is_superuser)
+    if actor_rank < rules.RANK_ADMIN or by.pk == user.pk:
+        raise NotAllowedToModerateError("Only admins may change roles, and not their own.")
+    old_role = user.role
+    user.role = role
+    user.is_staff = role in (User.Role.MODERATOR, User.Role.ADMIN)
+    user.is_superuser = role == User.Role.ADMIN
+    user.save(update_fields=["role", "is_staff", "is_superuser"])
+    moderators, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    if role == User.Role.MODERATOR:
+        user.groups.add(moderators)
+    else:
+        user.groups.remove(moderators)
+    return _record(
+        Action.SET_ROLE, by=by, target=user, source=source, reason=f"{old_role} → {role}"
+    )
+
+
+# --- Tokens --------------------------------------------------------------------------------
+
+
+def refresh_token_for(user: User) -> RefreshToken:
+    """A refresh token whose access tokens carry the claims clients display."""
+    token = RefreshToken.for_user(user)
+    token["username"] = user.username
+    token["role"] = user.role
+    token["display_name"] = user.shown_name
+    return token
+
+
+def issue_tokens(user: User) -> dict[str, str]:
+    """A new access/refresh pair for a user who has just proved who they are."""
+    check_can_log_in(user)
+    refresh = refresh_token_for(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def record_login(user: User) -> None:
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+
+
+def rotate_refresh_token(raw: str) -> dict[str, str]:
+    """Trade a refresh token for a new pair; the old one is blacklisted and cannot be reused.
+
+    The new pair is minted from the current user, so a changed role or name shows at once.
+    """
+    # simplejwt annotates the raw token as a Token and blacklist()'s result as one object.
+    old = RefreshToken(raw)  # type: ignore[arg-type]  # checks signature, expiry, blacklist
+    user = User.objects.filter(pk=old.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is None:
+        raise TokenError("The token's user no longer exists.")
+    check_can_log_in(user)
+    _, created = cast(tuple[BlacklistedToken, bool], old.blacklist())
+    if not created:  # a concurrent request rotated the same token first
+        raise TokenError("Token is blacklisted")
+    return issue_tokens(user)
+
+
+def revoke_refresh_token(raw: str) -> None:
+    """Log out: the refresh token can no longer be used."""
+    RefreshToken(raw).blacklist()  # type: ignore[arg-type]
