@@ -42,6 +42,11 @@ lint: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## proto: regenerate realtime/proto's Python code and type stubs from the .proto (commit them)
+proto: $(VENV)/.dev
+	$(BIN)/python -m grpc_tools.protoc -I realtime/proto --python_out=realtime/proto \
+		--pyi_out=realtime/proto realtime/proto/pianorhythm/v1/protocol.proto
+
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -1,0 +1,284 @@
+"""Frames to protocol messages and back, for both subprotocols (DESIGN.md §4).
+
+``pianorhythm.v1.proto`` carries binary frames: one ``ClientMessage`` per client frame, one
+``ServerFrame`` per server frame. ``pianorhythm.v1.json`` carries text frames holding the same
+messages in protobuf's canonical JSON mapping (lowerCamelCase field names, enum values by full
+name, fields at their default omitted); it is also what a client that offers no subprotocol
+gets.
+
+Broadcasts encode each message once per encoding, not once per recipient: wrap the message in
+``encode_message_once`` and hand the same ``EncodedMessage`` to every socket, which can then
+send it alone (``EncodedMessage.frame``) or coalesce several into one frame (``join_encoded``)
+without re-encoding any of them.
+
+Pure: no Django, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Sequence
+from typing import Literal, overload
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from realtime.exceptions import ProtocolError
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+
+
+class Encoding(enum.Enum):
+    """The wire encoding of one socket; the value is the WebSocket subprotocol name."""
+
+    PROTO = "pianorhythm.v1.proto"
+    JSON = "pianorhythm.v1.json"
+
+
+def choose_encoding(offered_subprotocols: Iterable[str]) -> tuple[Encoding, str | None]:
+    """Pick the encoding for a handshake offering ``offered_subprotocols``.
+
+    Returns the encoding and the subprotocol to echo in the accept (``None``: echo none).
+    Binary protobuf wins when offered; a client offering neither of ours, or nothing, gets
+    JSON, which is what a terminal client typing frames by hand needs.
+    """
+    offered = {name.strip() for name in offered_subprotocols}
+    if Encoding.PROTO.value in offered:
+        return Encoding.PROTO, Encoding.PROTO.value
+    if Encoding.JSON.value in offered:
+        return Encoding.JSON, Encoding.JSON.value
+    return Encoding.JSON, None
+
+
+# --------------------------------------------------------------------------------------------
+# Client -> server
+# --------------------------------------------------------------------------------------------
+
+
+def decode_client(encoding: Encoding, text: str | None, data: bytes | None) -> pb.ClientMessage:
+    """Decode one client frame (the ``text`` or ``bytes`` of a ``websocket.receive``).
+
+    Raises ``ProtocolError`` with code BAD_MESSAGE for anything that is not exactly one known
+    ``ClientMessage``: a frame of the wrong kind for the subprotocol, invalid JSON, wrong
+    types, unknown JSON fields, truncated or garbage protobuf, or no message set. Unknown
+    fields in binary frames are dropped (protobuf's forward compatibility), so nothing the
+    server does not understand is ever relayed. Values are not range-checked here: that is
+    ``realtime.validation``'s job.
+    """
+    message = _decode_proto(data) if encoding is Encoding.PROTO else _decode_json(text)
+    if message.WhichOneof("kind") is None:
+        raise ProtocolError("BAD_MESSAGE", "The frame holds no message this server knows.")
+    return message
+
+
+def _decode_proto(data: bytes | None) -> pb.ClientMessage:
+    if data is None:
+        raise ProtocolError(
+            "BAD_MESSAGE", "This connection speaks pianorhythm.v1.proto: send binary frames."
+        )
+    message = pb.ClientMessage()
+    try:
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise ProtocolError("BAD_MESSAGE", "The binary frame is not a ClientMessage.") from exc
+    message.DiscardUnknownFields()
+    return message
+
+
+def _decode_json(text: str | None) -> pb.ClientMessage:
+    if text is None:
+        raise ProtocolError(
+            "BAD_MESSAGE", "This connection speaks pianorhythm.v1.json: send text frames."
+        )
+    message = pb.ClientMessage()
+    try:
+        json_format.Parse(text, message)
+    except json_format.ParseError as exc:
+        # ParseError's text names the offending field ("Failed to parse key field: Value out
+        # of range: -1"), which helps whoever writes a client; it never echoes much input.
+        raise ProtocolError("BAD_MESSAGE", f"Invalid message: {_first_line(exc)}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        # json_format wraps what it expects; these cover the inputs it does not (e.g. nesting
+        # deep enough to exhaust the stack on some paths).
+        raise ProtocolError("BAD_MESSAGE", "The text frame is not a ClientMessage.") from exc
+    return message
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0][:200]
+
+
+# --------------------------------------------------------------------------------------------
+# Server -> client
+# --------------------------------------------------------------------------------------------
+
+# Tag of ServerFrame.messages: field 1, wire type 2 (length-delimited).
+_MESSAGES_TAG = b"\x0a"
+_JSON_FRAME_START = '{"messages":['
+_JSON_FRAME_END = "]}"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _proto_frame(message: pb.ServerMessage) -> bytes:
+    """The binary ServerFrame holding just ``message``.
+
+    Built by hand (tag, length, body) rather than through ``ServerFrame(messages=[...])``,
+    which would copy the message first; the bytes are identical.
+    """
+    body = message.SerializeToString()
+    return _MESSAGES_TAG + _varint(len(body)) + body
+
+
+def _json_message(message: pb.ServerMessage) -> str:
+    """The canonical JSON of ``message`` (an object, not a frame), compact.
+
+    ``MessageToDict`` then ``json.dumps`` rather than ``json_format.MessageToJson``: same
+    mapping, but compact separators and no pretty-printing. Non-finite doubles come out of
+    MessageToDict as the strings "NaN"/"Infinity", so ``allow_nan=False`` only guards
+    against a bug ever emitting bare NaN, which is not JSON.
+    """
+    return json.dumps(
+        json_format.MessageToDict(message),
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def join_frames(encoded: Sequence[bytes]) -> bytes:
+    """One binary ServerFrame holding every message of the pre-encoded frames, in order.
+
+    Protobuf merges concatenated encodings of a message, and a repeated field's elements
+    accumulate, so the concatenation of ServerFrames is the ServerFrame of all their messages.
+    """
+    return b"".join(encoded)
+
+
+def join_json_messages(messages_json: Sequence[str]) -> str:
+    """One JSON ServerFrame from per-message JSON objects (``EncodedMessage.json_message``)."""
+    return _JSON_FRAME_START + ",".join(messages_json) + _JSON_FRAME_END
+
+
+class EncodedMessage:
+    """One ``ServerMessage`` with each encoding computed at most once, on first use.
+
+    A broadcast wraps its message once and hands this object to every recipient, so the
+    message is serialized once per encoding however many sockets receive it. The message must
+    not be changed after it is wrapped.
+    """
+
+    __slots__ = ("_json_frame", "_json_message", "_message", "_proto_frame")
+
+    def __init__(self, message: pb.ServerMessage | None, proto_frame: bytes | None = None) -> None:
+        self._message = message
+        self._proto_frame: bytes | None = proto_frame
+        self._json_message: str | None = None
+        self._json_frame: str | None = None
+
+    @classmethod
+    def from_proto_frame(cls, proto_frame: bytes) -> EncodedMessage:
+        """Wrap the binary one-message ServerFrame another process encoded.
+
+        The message itself is decoded only if a JSON socket needs it.
+        """
+        return cls(None, proto_frame)
+
+    @property
+    def message(self) -> pb.ServerMessage:
+        if self._message is None:
+            frame = pb.ServerFrame.FromString(self.proto_frame)
+            if len(frame.messages) != 1:
+                raise ValueError("an EncodedMessage frame holds exactly one message")
+            self._message = frame.messages[0]
+        return self._message
+
+    @property
+    def proto_frame(self) -> bytes:
+        """The binary ServerFrame holding only this message (joinable with ``join_frames``)."""
+        if self._proto_frame is None:
+            self._proto_frame = _proto_frame(self.message)
+        return self._proto_frame
+
+    @property
+    def json_message(self) -> str:
+        """This message's JSON object (joinable with ``join_json_messages``)."""
+        if self._json_message is None:
+            self._json_message = _json_message(self.message)
+        return self._json_message
+
+    @property
+    def json_frame(self) -> str:
+        """The JSON ServerFrame holding only this message."""
+        if self._json_frame is None:
+            self._json_frame = join_json_messages((self.json_message,))
+        return self._json_frame
+
+    @overload
+    def frame(self, encoding: Literal[Encoding.PROTO]) -> bytes: ...
+    @overload
+    def frame(self, encoding: Literal[Encoding.JSON]) -> str: ...
+    @overload
+    def frame(self, encoding: Encoding) -> bytes | str: ...
+    def frame(self, encoding: Encoding) -> bytes | str:
+        """A frame holding only this message, in ``encoding``."""
+        return self.proto_frame if encoding is Encoding.PROTO else self.json_frame
+
+
+def encode_message_once(message: pb.ServerMessage) -> EncodedMessage:
+    """Wrap ``message`` for a broadcast: each encoding is computed once, when first needed."""
+    return EncodedMessage(message)
+
+
+@overload
+def join_encoded(
+    encoding: Literal[Encoding.PROTO], messages: Sequence[EncodedMessage]
+) -> bytes: ...
+@overload
+def join_encoded(encoding: Literal[Encoding.JSON], messages: Sequence[EncodedMessage]) -> str: ...
+@overload
+def join_encoded(encoding: Encoding, messages: Sequence[EncodedMessage]) -> bytes | str: ...
+def join_encoded(encoding: Encoding, messages: Sequence[EncodedMessage]) -> bytes | str:
+    """One frame holding ``messages`` in order, reusing each message's cached encoding."""
+    if encoding is Encoding.PROTO:
+        return join_frames([m.proto_frame for m in messages])
+    return join_json_messages([m.json_message for m in messages])
+
+
+@overload
+def encode_server(
+    encoding: Literal[Encoding.PROTO], messages: Sequence[pb.ServerMessage]
+) -> bytes: ...
+@overload
+def encode_server(
+    encoding: Literal[Encoding.JSON], messages: Sequence[pb.ServerMessage]
+) -> str: ...
+@overload
+def encode_server(encoding: Encoding, messages: Sequence[pb.ServerMessage]) -> bytes | str: ...
+def encode_server(encoding: Encoding, messages: Sequence[pb.ServerMessage]) -> bytes | str:
+    """One ``ServerFrame`` holding ``messages``, for replies meant for a single socket.
+
+    Binary for PROTO (send as ``bytes``), text for JSON (send as ``text``).
+    """
+    if encoding is Encoding.PROTO:
+        return join_frames([_proto_frame(m) for m in messages])
+    return join_json_messages([_json_message(m) for m in messages])
+
+
+def error_message(code: str, message: str, request: str = "") -> pb.ServerMessage:
+    """The ``error`` reply for ``code`` (an ErrorCode short name such as "ROOM_FULL").
+
+    ``request`` is the ClientMessage field that failed ("join_room"), as returned by
+    ``ClientMessage.WhichOneof("kind")``.
+    """
+    return pb.ServerMessage(
+        # The constructor takes an enum value's name and refuses an unknown one.
+        error=pb.Error(code="ERROR_CODE_" + code, message=message, request=request)
+    )
