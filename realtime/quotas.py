@@ -1,0 +1,240 @@
+"""Rate limits of the real-time protocol, as pure rules (no Django, no I/O).
+
+Every method takes ``now``, monotonic seconds (``time.monotonic()`` in the consumer), so the
+rules are tested with a fake clock and a socket's limits cost no system call of their own.
+
+- ``NoteQuota``: notes a member may play, MPP tiers (DESIGN §5); excess notes are dropped.
+- ``FloodGuard``: frames per socket; over the rate a frame is dropped (RATE_LIMITED), and a
+  sustained flood closes the socket (4429).
+- ``chat_limiter``: chat messages per member, 4 per 4 s (owner and moderators 10).
+- ``BadFrameCounter``: malformed frames per socket; too many in a window close it (4400).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from dataclasses import dataclass
+
+# Refills are float sums (0.1 s * 100/s may come to 9.999...): without a little slack a token
+# due exactly now would be refused.
+_SLACK = 1e-9
+
+
+class RateLimiter:
+    """A token bucket: ``rate`` tokens per second, holding at most ``burst``; starts full."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        if not (rate > 0 and burst >= 1 and math.isfinite(rate) and math.isfinite(burst)):
+            raise ValueError(f"need rate > 0 and burst >= 1, got rate={rate}, burst={burst}")
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._updated = now
+
+    def _refill(self, now: float) -> None:
+        # max(): a clock that steps back must not take tokens away.
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+        self._updated = max(self._updated, now)
+
+    def tokens(self, now: float) -> float:
+        """Tokens available at ``now``."""
+        self._refill(now)
+        return self._tokens
+
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens if all are available; return whether they were."""
+        self._refill(now)
+        if self._tokens + _SLACK < cost:
+            return False
+        self._tokens = max(0.0, self._tokens - cost)
+        return True
+
+    def take(self, n: int, now: float) -> int:
+        """Take up to ``n`` whole tokens; return how many were taken."""
+        if n < 0:
+            raise ValueError(f"cannot take a negative number of tokens: {n}")
+        self._refill(now)
+        taken = min(n, math.floor(self._tokens + _SLACK))
+        self._tokens = max(0.0, self._tokens - taken)
+        return taken
+
+
+# --- Notes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoteQuotaTier:
+    """``allowance`` notes per ``interval_ms``, bursting to ``max``; or no limit at all."""
+
+    allowance: int
+    max: int
+    interval_ms: int
+    unlimited: bool = False
+
+
+LOBBY_TIER = NoteQuotaTier(allowance=200, max=600, interval_ms=2000)
+ROOM_TIER = NoteQuotaTier(allowance=400, max=1200, interval_ms=2000)
+OWNER_TIER = NoteQuotaTier(allowance=600, max=1800, interval_ms=2000)
+# Sent as zeros in the NoteQuota message: a max of 0 tells the client there is no limit.
+UNLIMITED_TIER = NoteQuotaTier(allowance=0, max=0, interval_ms=0, unlimited=True)
+
+
+def tier_for(*, is_lobby: bool, is_owner: bool, unlimited: bool) -> NoteQuotaTier:
+    """The note quota of a member: the room's ``unlimited_notes`` wins, then the lobby tier
+    (lobbies have no owner), then owner, then everyone else."""
+    if unlimited:
+        return UNLIMITED_TIER
+    if is_lobby:
+        return LOBBY_TIER
+    return OWNER_TIER if is_owner else ROOM_TIER
+
+
+class NoteQuota:
+    """One member's note quota: ``spend`` says how many notes of a batch may be relayed."""
+
+    def __init__(self, tier: NoteQuotaTier, now: float) -> None:
+        self._tier = tier
+        self._bucket = self._bucket_for(tier, now)
+
+    @staticmethod
+    def _bucket_for(tier: NoteQuotaTier, now: float) -> RateLimiter | None:
+        if tier.unlimited:
+            return None
+        return RateLimiter(tier.allowance * 1000 / tier.interval_ms, tier.max, now)
+
+    @property
+    def tier(self) -> NoteQuotaTier:
+        return self._tier
+
+    def set_tier(self, tier: NoteQuotaTier, now: float) -> None:
+        """Switch tier (ownership changed, ``unlimited_notes`` toggled). Notes already spent
+        stay spent, so that toggling tiers cannot refill the bucket."""
+        if tier == self._tier:
+            return
+        old = self._bucket
+        self._tier = tier
+        self._bucket = self._bucket_for(tier, now)
+        if old is not None and self._bucket is not None:
+            spent = old.burst - old.tokens(now)
+            self._bucket.take(math.ceil(spent), now)
+
+    def spend(self, n: int, now: float) -> int:
+        """Spend ``n`` notes; return how many are allowed. The rest are dropped, not relayed."""
+        if n < 0:
+            raise ValueError(f"cannot spend a negative number of notes: {n}")
+        if self._bucket is None:
+            return n
+        return self._bucket.take(n, now)
+
+    def to_message_fields(self) -> dict[str, int]:
+        """Fields of the ``NoteQuota`` server message."""
+        return {
+            "allowance": self._tier.allowance,
+            "max": self._tier.max,
+            "interval_ms": self._tier.interval_ms,
+        }
+
+
+# --- Frames and chat ----------------------------------------------------------------------
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` events in any ``window`` seconds (exact, unlike a token bucket, which
+    lets a full burst follow a full window: "4 messages / 4 s" means four)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        if limit < 1 or not window > 0:
+            raise ValueError(f"need limit >= 1 and window > 0, got {limit}, {window}")
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque(maxlen=limit)
+
+    def allow(self, now: float) -> bool:
+        """Record an event at ``now`` if the window has room; return whether it had."""
+        if len(self._times) == self.limit and now - self._times[0] < self.window:
+            return False
+        self._times.append(now)
+        return True
+
+
+CHAT_LIMIT = 4
+CHAT_LIMIT_PRIVILEGED = 10
+CHAT_WINDOW = 4.0
+
+
+def chat_limiter(*, privileged: bool) -> SlidingWindowLimiter:
+    """Chat rate of one member: 4 messages per 4 s; 10 for the owner and moderators."""
+    return SlidingWindowLimiter(CHAT_LIMIT_PRIVILEGED if privileged else CHAT_LIMIT, CHAT_WINDOW)
+
+
+class BadFrameCounter:
+    """Malformed frames of one socket: each gets a BAD_MESSAGE error, but ``max_bad`` within
+    ``window`` seconds means a broken or hostile client, to be closed with 4400."""
+
+    def __init__(self, max_bad: int = 10, window: float = 10.0) -> None:
+        if max_bad < 1 or not window > 0:
+            raise ValueError(f"need max_bad >= 1 and window > 0, got {max_bad}, {window}")
+        self.max_bad = max_bad
+        self.window = window
+        self._times: deque[float] = deque(maxlen=max_bad)
+
+    def record(self, now: float) -> bool:
+        """Count a bad frame; return True when the socket should be closed (4400)."""
+        self._times.append(now)
+        return len(self._times) == self.max_bad and now - self._times[0] < self.window
+
+
+class FloodVerdict(enum.StrEnum):
+    OK = "ok"
+    DROP = "drop"  # discard the frame, answer RATE_LIMITED
+    CLOSE = "close"  # close the socket with 4429
+
+
+class FloodGuard:
+    """Frames per socket: a token bucket (default 200/s, burst 400) decides each frame.
+
+    Over the rate, frames are dropped. A flood is *sustained* (close 4429) when drops go on
+    for ``close_after`` seconds, or reach ``max_drops``, without a ``quiet`` gap between two
+    drops; a client that overshoots briefly and then calms down is never closed. Once the
+    verdict is CLOSE it stays CLOSE, so frames queued behind the flood are not acted on.
+    """
+
+    def __init__(
+        self,
+        now: float,
+        *,
+        rate: float = 200.0,
+        burst: float = 400.0,
+        close_after: float = 3.0,
+        max_drops: int = 1000,
+        quiet: float = 1.0,
+    ) -> None:
+        if not (close_after > 0 and quiet > 0 and max_drops >= 1):
+            raise ValueError("need close_after > 0, quiet > 0 and max_drops >= 1")
+        self._bucket = RateLimiter(rate, burst, now)
+        self.close_after = close_after
+        self.max_drops = max_drops
+        self.quiet = quiet
+        self._flood_started: float | None = None
+        self._last_drop = 0.0
+        self._drops = 0
+        self._closed = False
+
+    def check(self, now: float) -> FloodVerdict:
+        """Decide the fate of one incoming frame."""
+        if self._closed:
+            return FloodVerdict.CLOSE
+        if self._bucket.allow(now):
+            return FloodVerdict.OK
+        if self._flood_started is None or now - self._last_drop >= self.quiet:
+            self._flood_started = now
+            self._drops = 0
+        self._drops += 1
+        self._last_drop = now
+        if self._drops >= self.max_drops or now - self._flood_started >= self.close_after:
+            self._closed = True
+            return FloodVerdict.CLOSE
+        return FloodVerdict.DROP

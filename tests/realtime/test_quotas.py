@@ -1,0 +1,254 @@
+"""Rate limits as pure rules, driven by a fake clock (plain floats)."""
+
+from __future__ import annotations
+
+import pytest
+
+from realtime.quotas import (
+    LOBBY_TIER,
+    OWNER_TIER,
+    ROOM_TIER,
+    UNLIMITED_TIER,
+    BadFrameCounter,
+    FloodGuard,
+    FloodVerdict,
+    NoteQuota,
+    RateLimiter,
+    SlidingWindowLimiter,
+    chat_limiter,
+    tier_for,
+)
+
+# --- RateLimiter ----------------------------------------------------------------------------
+
+
+def test_rate_limiter_starts_full_and_refills_at_its_rate():
+    bucket = RateLimiter(rate=10, burst=5, now=0.0)
+    assert [bucket.allow(0.0) for _ in range(6)] == [True] * 5 + [False]
+    assert not bucket.allow(0.05)
+    assert bucket.allow(0.1)
+    assert not bucket.allow(0.1)
+
+
+def test_rate_limiter_never_holds_more_than_its_burst():
+    bucket = RateLimiter(rate=10, burst=5, now=0.0)
+    assert bucket.tokens(1000.0) == 5
+
+
+def test_rate_limiter_take_returns_what_is_available():
+    bucket = RateLimiter(rate=1, burst=3, now=0.0)
+    assert bucket.take(5, 0.0) == 3
+    assert bucket.take(5, 0.0) == 0
+    assert bucket.take(5, 2.5) == 2
+
+
+def test_rate_limiter_ignores_a_clock_stepping_back():
+    bucket = RateLimiter(rate=1, burst=2, now=10.0)
+    bucket.take(2, 10.0)
+    assert bucket.tokens(5.0) == 0
+    assert bucket.tokens(11.0) == 1
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, 5), (-1, 5), (1, 0), (float("inf"), 5)])
+def test_rate_limiter_rejects_bad_parameters(rate, burst):
+    with pytest.raises(ValueError, match="rate"):
+        RateLimiter(rate, burst, now=0.0)
+
+
+def test_rate_limiter_rejects_negative_take():
+    with pytest.raises(ValueError, match="negative"):
+        RateLimiter(1, 1, now=0.0).take(-1, 0.0)
+
+
+# --- Note quota -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("is_lobby", "is_owner", "unlimited", "expected"),
+    [
+        (True, False, False, LOBBY_TIER),
+        (True, True, False, LOBBY_TIER),
+        (False, False, False, ROOM_TIER),
+        (False, True, False, OWNER_TIER),
+        (False, True, True, UNLIMITED_TIER),
+        (True, False, True, UNLIMITED_TIER),
+    ],
+)
+def test_tier_for_picks_the_mpp_tier(is_lobby, is_owner, unlimited, expected):
+    assert tier_for(is_lobby=is_lobby, is_owner=is_owner, unlimited=unlimited) == expected
+
+
+def test_tiers_match_the_design():
+    assert (LOBBY_TIER.allowance, LOBBY_TIER.max, LOBBY_TIER.interval_ms) == (200, 600, 2000)
+    assert (ROOM_TIER.allowance, ROOM_TIER.max, ROOM_TIER.interval_ms) == (400, 1200, 2000)
+    assert (OWNER_TIER.allowance, OWNER_TIER.max, OWNER_TIER.interval_ms) == (600, 1800, 2000)
+
+
+def test_note_quota_allows_the_burst_then_drops_the_rest():
+    quota = NoteQuota(LOBBY_TIER, now=0.0)
+    assert quota.spend(500, 0.0) == 500
+    assert quota.spend(300, 0.0) == 100
+    assert quota.spend(1, 0.0) == 0
+
+
+def test_note_quota_refills_allowance_per_interval():
+    quota = NoteQuota(ROOM_TIER, now=0.0)
+    assert quota.spend(1200, 0.0) == 1200
+    assert quota.spend(1000, 2.0) == 400
+    assert quota.spend(1000, 3.0) == 200
+
+
+def test_note_quota_sustains_the_allowance_rate():
+    quota = NoteQuota(LOBBY_TIER, now=0.0)
+    quota.spend(600, 0.0)
+    # Batches every 200 ms for 10 s: 200 notes per 2 s get through, no more.
+    allowed = sum(quota.spend(100, t / 5) for t in range(1, 51))
+    assert allowed == 1000
+
+
+def test_unlimited_quota_allows_everything():
+    quota = NoteQuota(UNLIMITED_TIER, now=0.0)
+    assert quota.spend(1_000_000, 0.0) == 1_000_000
+    assert quota.to_message_fields() == {"allowance": 0, "max": 0, "interval_ms": 0}
+
+
+def test_note_quota_message_fields():
+    assert NoteQuota(OWNER_TIER, now=0.0).to_message_fields() == {
+        "allowance": 600,
+        "max": 1800,
+        "interval_ms": 2000,
+    }
+
+
+def test_note_quota_rejects_negative_spend():
+    with pytest.raises(ValueError, match="negative"):
+        NoteQuota(ROOM_TIER, now=0.0).spend(-5, 0.0)
+
+
+def test_set_tier_keeps_notes_already_spent():
+    quota = NoteQuota(ROOM_TIER, now=0.0)
+    quota.spend(1000, 0.0)
+    quota.set_tier(OWNER_TIER, 0.0)
+    assert quota.tier == OWNER_TIER
+    assert quota.spend(2000, 0.0) == 800
+
+
+def test_set_tier_to_and_from_unlimited():
+    quota = NoteQuota(ROOM_TIER, now=0.0)
+    quota.set_tier(UNLIMITED_TIER, 0.0)
+    assert quota.spend(5000, 0.0) == 5000
+    quota.set_tier(ROOM_TIER, 0.0)
+    assert quota.spend(5000, 0.0) == 1200
+
+
+def test_toggling_tiers_does_not_refill_the_bucket():
+    quota = NoteQuota(ROOM_TIER, now=0.0)
+    quota.spend(1200, 0.0)
+    quota.set_tier(OWNER_TIER, 0.0)
+    quota.set_tier(ROOM_TIER, 0.0)
+    assert quota.spend(10, 0.0) == 0
+
+
+# --- Chat ---------------------------------------------------------------------------------
+
+
+def test_chat_allows_four_messages_per_four_seconds():
+    limiter = chat_limiter(privileged=False)
+    assert [limiter.allow(t * 0.1) for t in range(5)] == [True] * 4 + [False]
+    assert not limiter.allow(3.9)
+    assert limiter.allow(4.0)
+    assert not limiter.allow(4.05)
+
+
+def test_chat_allows_ten_messages_for_owner_and_moderators():
+    limiter = chat_limiter(privileged=True)
+    assert [limiter.allow(0.0) for _ in range(11)] == [True] * 10 + [False]
+
+
+def test_sliding_window_refused_messages_do_not_count():
+    limiter = SlidingWindowLimiter(limit=2, window=1.0)
+    assert limiter.allow(0.0)
+    assert limiter.allow(0.5)
+    assert not limiter.allow(0.9)
+    assert limiter.allow(1.0)
+    assert not limiter.allow(1.4)
+    assert limiter.allow(1.5)
+
+
+def test_sliding_window_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="limit"):
+        SlidingWindowLimiter(limit=0, window=1.0)
+
+
+# --- Bad frames -----------------------------------------------------------------------------
+
+
+def test_bad_frames_close_after_max_within_window():
+    counter = BadFrameCounter(max_bad=3, window=10.0)
+    assert [counter.record(t) for t in (0.0, 1.0, 2.0)] == [False, False, True]
+
+
+def test_bad_frames_spread_out_do_not_close():
+    counter = BadFrameCounter(max_bad=3, window=10.0)
+    assert not any(counter.record(t * 6.0) for t in range(20))
+
+
+def test_bad_frame_counter_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="max_bad"):
+        BadFrameCounter(max_bad=0)
+
+
+# --- Flood guard ------------------------------------------------------------------------------
+
+
+def test_flood_guard_lets_a_normal_client_through():
+    guard = FloodGuard(0.0)
+    # 50 frames per second for a minute.
+    assert all(guard.check(i / 50) is FloodVerdict.OK for i in range(3000))
+
+
+def test_flood_guard_drops_frames_over_the_rate():
+    guard = FloodGuard(0.0, rate=10, burst=5)
+    verdicts = [guard.check(0.0) for _ in range(6)]
+    assert verdicts == [FloodVerdict.OK] * 5 + [FloodVerdict.DROP]
+
+
+def test_flood_guard_closes_a_flood_after_max_drops():
+    guard = FloodGuard(0.0)
+    # 10,000 frames per second.
+    verdicts = [guard.check(i / 10_000) for i in range(2000)]
+    first_close = verdicts.index(FloodVerdict.CLOSE)
+    # The burst of 400 plus the refill, then 1000 drops: closed after about 0.15 s.
+    assert 1400 <= first_close < 1500
+    assert verdicts[first_close - 1] is FloodVerdict.DROP
+    assert set(verdicts[first_close:]) == {FloodVerdict.CLOSE}
+
+
+def test_flood_guard_closes_a_sustained_overshoot_after_close_after():
+    guard = FloodGuard(0.0, rate=10, burst=10, close_after=3.0, max_drops=10_000)
+    # 20 frames per second: half of them dropped, continuously.
+    verdicts = [(i / 20, guard.check(i / 20)) for i in range(200)]
+    first_close = next(t for t, v in verdicts if v is FloodVerdict.CLOSE)
+    first_drop = next(t for t, v in verdicts if v is FloodVerdict.DROP)
+    assert first_close - first_drop == pytest.approx(3.0, abs=0.1)
+
+
+def test_flood_guard_forgives_a_short_burst_followed_by_quiet():
+    guard = FloodGuard(0.0, rate=10, burst=5, close_after=3.0, quiet=1.0)
+    for second in range(10):
+        # A burst of 20 frames at the start of every second, then silence.
+        verdicts = [guard.check(float(second)) for _ in range(20)]
+        assert FloodVerdict.CLOSE not in verdicts
+        assert FloodVerdict.DROP in verdicts
+
+
+def test_flood_guard_stays_closed():
+    guard = FloodGuard(0.0, rate=1, burst=1, max_drops=1)
+    guard.check(0.0)
+    assert guard.check(0.0) is FloodVerdict.CLOSE
+    assert guard.check(100.0) is FloodVerdict.CLOSE
+
+
+def test_flood_guard_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="close_after"):
+        FloodGuard(0.0, close_after=0)
