@@ -3,10 +3,11 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from realtime import urls as realtime_urls
 from rooms import urls as rooms_urls
 from users import urls as users_urls
 
-api_v1 = [*users_urls.api_patterns, *rooms_urls.api_patterns]
+api_v1 = [*users_urls.api_patterns, *rooms_urls.api_patterns, *realtime_urls.api_patterns]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
