@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class RealtimeConfig(AppConfig):
     name = "realtime"
     verbose_name = "Real-time"
+
+    def ready(self) -> None:
+        # Connects the receivers that carry bans, room changes and logouts to live sockets.
+        from realtime import events  # noqa: F401

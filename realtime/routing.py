@@ -1,12 +1,17 @@
-"""WebSocket routing. The protocol endpoint arrives with the real-time issue; until then
-every WebSocket handshake is refused cleanly (HTTP 403), never with a traceback."""
+"""WebSocket routing: ``/ws/`` is the protocol endpoint; every other path is refused with
+HTTP 403 before accept, never with a traceback (SECURITY.md case 3)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from channels.routing import URLRouter
-from django.urls import URLPattern, URLResolver
+from channels.sessions import SessionMiddlewareStack
+
+from realtime.consumers import PianoConsumer
+
+WEBSOCKET_PATH = "/ws/"
+
+_endpoint = SessionMiddlewareStack(PianoConsumer.as_asgi())
 
 
 async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -15,11 +20,8 @@ async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> No
         await send({"type": "websocket.close", "code": 1008})
 
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
-
-
 async def websocket_application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if not websocket_urlpatterns:
+    if scope.get("path") == WEBSOCKET_PATH:
+        await _endpoint(scope, receive, send)
+    else:
         await refuse_websocket(scope, receive, send)
-        return
-    await URLRouter(websocket_urlpatterns)(scope, receive, send)

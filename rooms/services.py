@@ -757,3 +757,19 @@ def lobby_with_space(count_for_room: Callable[[Room], int]) -> Room:
             return lobby
     last = rules.lobby_number(lobbies[-1].name) or 1
     return _create_lobby(last + 1)
+
+
+def delete_abandoned_room(room_id: uuid.UUID | str) -> bool:
+    """Delete a room nobody is in any more, unless it is persistent or a lobby that stays.
+
+    The real-time layer calls this a grace period after the last member left, once presence
+    says the room is still empty. Returns whether a room was deleted.
+    """
+    try:
+        room = Room.objects.get(pk=room_id)
+    except (Room.DoesNotExist, ValidationError, ValueError):
+        return False
+    if room.persistent or (room.is_lobby and rules.lobby_number(room.name) == 1):
+        return False
+    room.delete()
+    return True

@@ -1,0 +1,635 @@
+"""What each client message does (DESIGN.md §4 and §5).
+
+One coroutine per ``ClientMessage`` field. Rules and storage belong to ``rooms.services`` and
+``users.services`` (called in a worker thread); presence and fan-out to the runtime. Note
+batches and cursors, the hot path, touch no database and make no thread hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from pianorhythm.exceptions import DomainError, ForbiddenError, InvalidArgumentError
+from realtime import validation
+from realtime.codec import EncodedMessage
+from realtime.exceptions import ProtocolError
+from realtime.hub import ControlEvent, room_topic
+from realtime.identity import is_guest_id
+from realtime.messages import (
+    RoomSnapshot,
+    actor_of_record,
+    candidate_of,
+    chat_line,
+    member,
+    member_record,
+    now_ms,
+    server,
+)
+from realtime.presence import MemberRecord
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from realtime.session import PlayerSession
+from rooms import rules
+from rooms import services as rooms
+from rooms.exceptions import RoomFullError, RoomNotFoundError
+from rooms.models import ModerationAction, Room
+from users import rules as user_rules
+from users import services as users
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+ROOM_LIST_TOPIC = "roomlist"
+SOURCE = ModerationAction.Source.WEBSOCKET
+#: An empty room that is not persistent is deleted this long after its last member left.
+EMPTY_ROOM_GRACE_SECONDS = 30.0
+CURSOR_MIN_INTERVAL = 0.04
+
+_REMOVAL = {
+    "KICKED": pb.REMOVAL_REASON_KICKED,
+    "BANNED": pb.REMOVAL_REASON_BANNED,
+    "ROOM_CLOSED": pb.REMOVAL_REASON_ROOM_CLOSED,
+    "SITE_BANNED": pb.REMOVAL_REASON_SITE_BANNED,
+}
+
+
+def _room_id(session: PlayerSession) -> str:
+    if session.room is None:
+        raise ProtocolError("NOT_IN_ROOM", "Join a room first.")
+    return session.room.id
+
+
+# --- Joining and leaving ---------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _resolve_room(
+    session: PlayerSession, join: pb.JoinRoom, lobby_counts: dict[str, int]
+) -> tuple[Room, list[pb.ChatMessage]]:
+    """Find (or create) the room to enter and check the player may: in a worker thread."""
+    name = join.room_name.strip()
+    actor = session.actor
+    if not name or name.lower() == rules.LOBBY_NAME:
+        room = rooms.lobby_with_space(lambda lobby: lobby_counts.get(str(lobby.pk), 0))
+    else:
+        try:
+            room = rooms.find_room(name)
+        except RoomNotFoundError:
+            if not join.create_if_missing:
+                raise
+            if session.identity.account_id is None:
+                raise ForbiddenError("Sign in to create rooms.") from None
+            owner = User.objects.get(pk=session.identity.account_id)
+            room_settings = _settings_dict(join.settings)
+            room = rooms.create_room(owner, {"name": name, **room_settings})
+    rooms.check_can_join(actor, room, password=join.password, member_count=0)
+    chat = [chat_line(m) for m in rooms.recent_messages(room)]
+    return room, chat
+
+
+@database_sync_to_async
+def _lobby_ids() -> list[str]:
+    return [str(pk) for pk in Room.objects.filter(is_lobby=True).values_list("pk", flat=True)]
+
+
+def _settings_dict(message: pb.RoomSettings) -> dict[str, Any]:
+    return {f.name: value for f, value in message.ListFields()}
+
+
+async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
+    async with session.lock:
+        if session.room is not None:
+            await leave_current_room(session)
+        runtime = session.runtime
+        lobby_ids = await _lobby_ids()
+        lobby_counts = await runtime.presence.member_counts(lobby_ids)
+        room, chat = await _resolve_room(session, join, lobby_counts)
+        room_id = str(room.pk)
+        owner = await runtime.presence.owner(room_id)
+        snapshot = RoomSnapshot.of(room, owner)
+        record = member_record(session.identity, session.session_id, runtime.instance_id)
+        result = await runtime.presence.join(room_id, record, snapshot.max_members)
+        if not result.admitted:
+            raise RoomFullError()
+        if owner is None and not room.is_lobby:
+            # The room comes alive: its stored owner (or, with none, its first member) owns it.
+            owner = snapshot.owner_user_id or session.user_id
+            await runtime.presence.set_owner(room_id, owner)
+            snapshot = snapshot.with_owner(owner)
+        session.room = snapshot
+        session.muted_until = None
+        await runtime.hub.subscribe(room_topic(room_id), session)
+        members = await runtime.presence.members(room_id)
+        session.send(
+            server(
+                room_state=pb.RoomState(
+                    room=snapshot.to_proto(len(members)),
+                    members=[member(m, snapshot.owner_user_id) for m in members],
+                    recent_chat=chat,
+                )
+            )
+        )
+        session.refresh_quota_tier()
+        await runtime.hub.publish(
+            room_topic(room_id),
+            EncodedMessage(
+                server(member_joined=pb.MemberJoined(member=member(record, owner or "")))
+            ),
+            exclude_session=session.session_id,
+        )
+        await _publish_summary(session, snapshot, len(members))
+
+
+async def leave_room(session: PlayerSession, _message: pb.LeaveRoom | None = None) -> None:
+    async with session.lock:
+        _room_id(session)
+        await leave_current_room(session)
+
+
+async def leave_current_room(session: PlayerSession) -> None:
+    """Take the session out of its room and tell everyone what follows from it."""
+    snapshot = session.room
+    if snapshot is None:
+        return
+    session.room = None
+    runtime = session.runtime
+    await runtime.hub.unsubscribe(room_topic(snapshot.id), session)
+    result = await runtime.presence.leave(snapshot.id, session.session_id)
+    session.refresh_quota_tier()
+    if result.removed:
+        await after_member_left(
+            session.runtime, snapshot, session.user_id, session.session_id, result.remaining
+        )
+
+
+async def after_member_left(
+    runtime: Any,
+    snapshot: RoomSnapshot,
+    user_id: str,
+    session_id: str,
+    remaining: list[MemberRecord],
+) -> None:
+    """Announce a departure: ``member_left``, ownership passed on, lobby list, clean-up."""
+    await runtime.hub.publish(
+        room_topic(snapshot.id),
+        EncodedMessage(server(member_left=pb.MemberLeft(session_id=session_id))),
+    )
+    owner = await runtime.presence.owner(snapshot.id)
+    if owner == user_id and remaining and not any(m.user_id == user_id for m in remaining):
+        await _pass_ownership(runtime, snapshot, remaining)
+    await _publish_count(runtime, snapshot, len(remaining))
+    if not remaining and not snapshot.persistent:
+        asyncio.get_running_loop().call_later(
+            EMPTY_ROOM_GRACE_SECONDS,
+            lambda: asyncio.ensure_future(_delete_if_still_empty(runtime, snapshot.id)),
+        )
+
+
+@database_sync_to_async
+def snapshot_of(room_id: str) -> RoomSnapshot | None:
+    """The stored room as a snapshot, or None if it is gone."""
+    try:
+        return RoomSnapshot.of(rooms.get_room(room_id))
+    except RoomNotFoundError:
+        return None
+
+
+@database_sync_to_async
+def _succeed(room_id: str, candidates: list[rules.Candidate]) -> rules.Candidate | None:
+    try:
+        room = rooms.get_room(room_id)
+    except RoomNotFoundError:
+        return None
+    return rooms.succeed_owner(room, candidates)
+
+
+async def _pass_ownership(
+    runtime: Any, snapshot: RoomSnapshot, remaining: list[MemberRecord]
+) -> None:
+    heir = await _succeed(snapshot.id, [candidate_of(m) for m in remaining])
+    if heir is None:
+        return
+    heir_id = str(heir.user_id) if heir.user_id is not None else heir.guest_id
+    # A registered heir is announced by the owner_changed signal of succeed_owner; a guest
+    # heir lives only in presence, so it is announced here.
+    if heir.user_id is None:
+        await announce_owner(runtime, snapshot.id, heir_id)
+
+
+async def announce_owner(runtime: Any, room_id: str, owner_user_id: str) -> None:
+    """Make ``owner_user_id`` the live owner of ``room_id`` everywhere."""
+    previous = await runtime.presence.owner(room_id)
+    await runtime.presence.set_owner(room_id, owner_user_id)
+    await runtime.hub.publish_control(
+        room_topic(room_id), {"kind": "owner_changed", "owner_user_id": owner_user_id}
+    )
+    members = await runtime.presence.members(room_id)
+    for record in members:
+        if record.user_id in (owner_user_id, previous):
+            await runtime.hub.publish(
+                room_topic(room_id),
+                EncodedMessage(
+                    server(member_updated=pb.MemberUpdated(member=member(record, owner_user_id)))
+                ),
+            )
+
+
+@database_sync_to_async
+def _delete_abandoned(room_id: str) -> bool:
+    return rooms.delete_abandoned_room(room_id)
+
+
+async def _delete_if_still_empty(runtime: Any, room_id: str) -> None:
+    try:
+        if await runtime.presence.member_count(room_id) == 0 and await _delete_abandoned(room_id):
+            await runtime.hub.publish(
+                ROOM_LIST_TOPIC,
+                EncodedMessage(server(room_list=pb.RoomList(removed_room_ids=[room_id]))),
+            )
+    except Exception:
+        logger.exception("could not delete empty room %s", room_id)
+
+
+async def _publish_count(runtime: Any, snapshot: RoomSnapshot, count: int) -> None:
+    if snapshot.settings.get("is_public", True) or snapshot.is_lobby:
+        await runtime.hub.publish(
+            ROOM_LIST_TOPIC,
+            EncodedMessage(server(room_list=pb.RoomList(rooms=[snapshot.summary(count)]))),
+        )
+
+
+async def _publish_summary(session: PlayerSession, snapshot: RoomSnapshot, count: int) -> None:
+    await _publish_count(session.runtime, snapshot, count)
+
+
+# --- The hot path: notes and cursors ---------------------------------------------------------
+
+
+async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
+    room = session.room
+    if room is None:
+        raise ProtocolError("NOT_IN_ROOM", "Join a room first.")
+    refusal = rules.play_refusal(session.actor, room.view(), muted=session.muted)
+    if refusal is not None:
+        raise ProtocolError(refusal, "You cannot play in this room now.")
+    cleaned = validation.clean_note_batch(batch, now_ms())
+    allowed = session.note_quota.spend(len(cleaned.notes), time.monotonic())
+    if allowed == 0:
+        return
+    notes = cleaned.notes if allowed == len(cleaned.notes) else cleaned.notes[:allowed]
+    relayed = pb.RelayedNotes(
+        session_id=session.session_id, start_time=cleaned.start_time, notes=notes
+    )
+    await session.runtime.hub.publish(
+        room_topic(room.id),
+        EncodedMessage(server(note_batch=relayed)),
+        exclude_session=session.session_id,
+    )
+
+
+async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
+    room = session.room
+    if room is None:
+        raise ProtocolError("NOT_IN_ROOM", "Join a room first.")
+    x, y = validation.clean_cursor(move.x, move.y)
+    await session.runtime.hub.publish(
+        room_topic(room.id),
+        EncodedMessage(server(cursor=pb.CursorMoved(session_id=session.session_id, x=x, y=y))),
+        exclude_session=session.session_id,
+    )
+
+
+# --- Chat, time, profile ---------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _post_chat(session: PlayerSession, room_id: str, text: str) -> pb.ChatMessage:
+    room = rooms.get_room(room_id)
+    owner = session.room.owner_user_id if session.room else ""
+    message = rooms.post_chat_message(
+        room,
+        replace(session.actor, name=session.identity.display_name or session.identity.username),
+        text,
+        session_id=session.session_id,
+        muted=session.muted,
+        owner_guest_id=owner if is_guest_id(owner) else "",
+    )
+    return chat_line(message)
+
+
+async def chat(session: PlayerSession, send: pb.ChatSend) -> None:
+    room_id = _room_id(session)
+    privileged = session.is_owner or session.identity.is_site_moderator
+    limiter = session.chat_limit_privileged if privileged else session.chat_limit
+    if not limiter.allow(time.monotonic()):
+        raise ProtocolError("RATE_LIMITED", "You are sending messages too fast.")
+    text = validation.clean_chat_text(send.text)
+    line = await _post_chat(session, room_id, text)
+    await session.runtime.hub.publish(room_topic(room_id), EncodedMessage(server(chat=line)))
+
+
+async def time_sync(session: PlayerSession, sync: pb.TimeSync) -> None:
+    client_time = sync.client_time if math.isfinite(sync.client_time) else 0.0
+    session.send(server(time_sync=pb.TimeSyncReply(client_time=client_time, server_time=now_ms())))
+
+
+@database_sync_to_async
+def _save_profile(account_id: int, changes: dict[str, str]) -> tuple[str, str]:
+    user = users.update_profile(User.objects.get(pk=account_id), **changes)
+    return user.shown_name, user.color
+
+
+async def update_profile(session: PlayerSession, update: pb.UpdateProfile) -> None:
+    changes: dict[str, str] = {}
+    if update.HasField("display_name"):
+        changes["display_name"] = validation.clean_display_name(update.display_name)
+    if update.HasField("color"):
+        changes["color"] = update.color
+    if not changes:
+        raise InvalidArgumentError("Nothing to change.")
+    if session.identity.account_id is not None:
+        name, color = await _save_profile(session.identity.account_id, changes)
+    else:
+        problem = user_rules.color_problem(changes["color"]) if "color" in changes else None
+        if problem:
+            raise InvalidArgumentError(problem)
+        name = changes.get("display_name") or session.identity.username
+        color = changes.get("color", session.identity.color).lower()
+    session.identity = session.identity.with_profile(name, color)
+    if session.room is not None:
+        runtime = session.runtime
+        await runtime.presence.update_member(
+            session.room.id, session.session_id, display_name=name, color=color
+        )
+        await _publish_member(runtime, session.room, session.session_id)
+
+
+async def _publish_member(runtime: Any, snapshot: RoomSnapshot, session_id: str) -> None:
+    for record in await runtime.presence.members(snapshot.id):
+        if record.session_id == session_id:
+            await runtime.hub.publish(
+                room_topic(snapshot.id),
+                EncodedMessage(
+                    server(
+                        member_updated=pb.MemberUpdated(
+                            member=member(record, snapshot.owner_user_id)
+                        )
+                    )
+                ),
+            )
+
+
+# --- Room list --------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _listed_rooms() -> list[RoomSnapshot]:
+    return [RoomSnapshot.of(room) for room in rooms.listed_rooms()]
+
+
+async def room_list(session: PlayerSession, subscribe: pb.SubscribeRoomList) -> None:
+    hub = session.runtime.hub
+    if not subscribe.subscribe:
+        session.watching_room_list = False
+        await hub.unsubscribe(ROOM_LIST_TOPIC, session)
+        return
+    session.watching_room_list = True
+    await hub.subscribe(ROOM_LIST_TOPIC, session)
+    snapshots = await _listed_rooms()
+    counts = await session.runtime.presence.member_counts([s.id for s in snapshots])
+    summaries = [s.summary(counts.get(s.id, 0)) for s in snapshots]
+    session.send(server(room_list=pb.RoomList(rooms=summaries, full=True)))
+
+
+# --- Room settings and moderation --------------------------------------------------------------
+
+
+@database_sync_to_async
+def _update_room(session: PlayerSession, room_id: str, changes: dict[str, Any]) -> None:
+    rooms.update_room(session.actor, rooms.get_room(room_id), changes, SOURCE)
+
+
+async def update_room(session: PlayerSession, update: pb.UpdateRoom) -> None:
+    room_id = _room_id(session)
+    changes = _settings_dict(update.settings)
+    if not changes:
+        raise InvalidArgumentError("Nothing to change.")
+    # The room_updated signal of the service tells every member, this player included.
+    await _update_room(session, room_id, changes)
+
+
+@database_sync_to_async
+def _moderate(
+    session: PlayerSession, room_id: str, move: pb.Moderate, target: MemberRecord | None
+) -> float:
+    """Check and record a moderation action; returns when it ends (0: no end)."""
+    room = rooms.get_room(room_id)
+    actor = session.actor
+    target_id = move.target_user_id
+    duration = move.duration_seconds or None
+    if move.action == pb.MODERATION_ACTION_BAN:
+        if is_guest_id(target_id):
+            ban = rooms.ban_from_room(
+                actor,
+                room,
+                guest_id=target_id,
+                guest_name=target.username if target else "",
+                duration_seconds=duration,
+                reason=move.reason,
+                source=SOURCE,
+            )
+        else:
+            ban = rooms.ban_from_room(
+                actor,
+                room,
+                target_user=_account(target_id),
+                duration_seconds=duration,
+                reason=move.reason,
+                source=SOURCE,
+            )
+        return ban.expires_at.timestamp() * 1000.0 if ban.expires_at else 0.0
+    if move.action == pb.MODERATION_ACTION_UNBAN:
+        if is_guest_id(target_id):
+            rooms.unban_from_room(
+                actor, room, guest_id=target_id, reason=move.reason, source=SOURCE
+            )
+        else:
+            rooms.unban_from_room(
+                actor, room, target_user=_account(target_id), reason=move.reason, source=SOURCE
+            )
+        return 0.0
+    if move.action == pb.MODERATION_ACTION_GIVE_OWNERSHIP:
+        if is_guest_id(target_id):
+            raise InvalidArgumentError("Only a registered player can own a room.")
+        rooms.give_ownership(actor, room, _account(target_id), source=SOURCE, reason=move.reason)
+        return 0.0
+    if target is None:
+        raise ProtocolError("INVALID_ARGUMENT", "That player is not in this room.")
+    target_actor = actor_of_record(target)
+    if move.action == pb.MODERATION_ACTION_KICK:
+        rooms.kick_from_room(actor, room, target_actor, reason=move.reason, source=SOURCE)
+        return 0.0
+    if move.action == pb.MODERATION_ACTION_MUTE:
+        action = rooms.mute_in_room(
+            actor, room, target_actor, duration_seconds=duration, reason=move.reason, source=SOURCE
+        )
+        return action.expires_at.timestamp() * 1000.0 if action.expires_at else 0.0
+    if move.action == pb.MODERATION_ACTION_UNMUTE:
+        rooms.unmute_in_room(actor, room, target_actor, reason=move.reason, source=SOURCE)
+        return 0.0
+    raise InvalidArgumentError("Unknown moderation action.")
+
+
+def _account(user_id: str) -> User:
+    user = User.objects.filter(pk=int(user_id)).first() if user_id.isdigit() else None
+    if user is None:
+        raise InvalidArgumentError("No such player.")
+    return user
+
+
+async def moderate(session: PlayerSession, move: pb.Moderate) -> None:
+    room_id = _room_id(session)
+    runtime = session.runtime
+    members = await runtime.presence.members(room_id)
+    target = next((m for m in members if m.user_id == move.target_user_id), None)
+    until = await _moderate(session, room_id, move, target)
+    topic = room_topic(room_id)
+    if move.action == pb.MODERATION_ACTION_KICK:
+        await runtime.hub.publish_control(
+            topic, removal_event("KICKED", move.target_user_id, move.reason or "You were kicked.")
+        )
+    elif move.action in (pb.MODERATION_ACTION_MUTE, pb.MODERATION_ACTION_UNMUTE):
+        muted = move.action == pb.MODERATION_ACTION_MUTE
+        for record in members:
+            if record.user_id == move.target_user_id:
+                await runtime.presence.update_member(room_id, record.session_id, muted=muted)
+        await runtime.hub.publish_control(
+            topic,
+            {"kind": "muted", "user_id": move.target_user_id, "muted": muted, "until": until},
+        )
+        snapshot = session.room
+        if snapshot is not None:
+            for record in members:
+                if record.user_id == move.target_user_id:
+                    await _publish_member(runtime, snapshot, record.session_id)
+    # BAN and GIVE_OWNERSHIP reach the sockets through the services' signals (realtime.events),
+    # the same path as a ban from the admin or the REST API.
+
+
+def removal_event(reason: str, user_id: str, message: str, until: float = 0.0) -> ControlEvent:
+    return {
+        "kind": "remove",
+        "reason": reason,
+        "user_id": user_id,
+        "message": message,
+        "until": until,
+    }
+
+
+# --- Control events: what other processes' actions mean for this socket -----------------------
+
+
+async def apply_control(session: PlayerSession, topic: str, event: ControlEvent) -> None:
+    kind = event.get("kind")
+    if kind == "remove":
+        if event.get("user_id") and event["user_id"] != session.user_id:
+            return
+        async with session.lock:
+            if session.room is None or room_topic(session.room.id) != topic:
+                return
+            session.send(
+                server(
+                    removed=pb.Removed(
+                        reason=_REMOVAL[event["reason"]],
+                        message=event.get("message", ""),
+                        until=float(event.get("until", 0.0)),
+                    )
+                )
+            )
+            await leave_current_room(session)
+    elif kind == "site_banned":
+        if event.get("user_id") != session.user_id:
+            return
+        session.send(
+            server(
+                removed=pb.Removed(
+                    reason=pb.REMOVAL_REASON_SITE_BANNED,
+                    message="You are banned from the site.",
+                    until=float(event.get("until", 0.0)),
+                )
+            )
+        )
+        await session.close(4403)
+    elif kind == "credentials_revoked":
+        same_user = event.get("user_id") == session.user_id
+        key = event.get("session_key")
+        if same_user and (not key or key == session.identity.session_key):
+            await session.close(4401)
+    elif kind == "owner_changed":
+        if session.room is not None and room_topic(session.room.id) == topic:
+            session.room = session.room.with_owner(str(event["owner_user_id"]))
+            session.refresh_quota_tier()
+    elif kind == "room_updated":
+        if session.room is not None and room_topic(session.room.id) == topic:
+            session.room = RoomSnapshot(
+                id=session.room.id,
+                name=str(event["name"]),
+                is_lobby=session.room.is_lobby,
+                has_password=bool(event["has_password"]),
+                settings=dict(event["settings"]),
+                owner_user_id=session.room.owner_user_id,
+            )
+            session.refresh_quota_tier()
+    elif kind == "muted":
+        if event.get("user_id") == session.user_id:
+            if event.get("muted"):
+                until = float(event.get("until") or 0.0)
+                session.muted_until = until / 1000.0 if until else math.inf
+            else:
+                session.muted_until = None
+    else:
+        logger.warning("ignored control event %r", kind)
+
+
+Handler = Callable[[PlayerSession, Any], Awaitable[None]]
+
+HANDLERS: dict[str, Handler] = {
+    "join_room": join_room,
+    "leave_room": leave_room,
+    "note_batch": note_batch,
+    "chat": chat,
+    "time_sync": time_sync,
+    "update_room": update_room,
+    "moderate": moderate,
+    "cursor": cursor,
+    "room_list": room_list,
+    "update_profile": update_profile,
+}
+
+
+async def handle(session: PlayerSession, message: pb.ClientMessage) -> None:
+    kind = message.WhichOneof("kind")
+    if kind is None:
+        raise ProtocolError("BAD_MESSAGE", "The message is empty.")
+    await HANDLERS[kind](session, getattr(message, kind))
+
+
+def error_code_of(exc: DomainError) -> str:
+    """The protocol ErrorCode for a domain error; codes the protocol lacks become
+    INVALID_ARGUMENT (e.g. ROOM_NAME_TAKEN) or FORBIDDEN (e.g. SITE_BANNED)."""
+    if f"ERROR_CODE_{exc.code}" in pb.ErrorCode.keys():  # noqa: SIM118 - an enum wrapper
+        return exc.code
+    if exc.http_status in (401, 403):
+        return "FORBIDDEN"
+    if exc.http_status == 404:
+        return "ROOM_NOT_FOUND"
+    if exc.http_status == 429:
+        return "RATE_LIMITED"
+    return "INVALID_ARGUMENT"

@@ -1,0 +1,152 @@
+"""The WebSocket endpoint ``/ws/``: authenticate, decode, call one action, send.
+
+A plain ``AsyncConsumer`` rather than ``AsyncWebsocketConsumer``, for two reasons of speed
+(DESIGN.md §6): it has no channel-layer channel of its own (the process's hub has the only
+one), and its ``dispatch`` skips Channels' per-message ``close_old_connections`` thread hop;
+actions that use the database hop to a worker thread themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+from channels.exceptions import StopConsumer
+from django.conf import settings
+
+from pianorhythm.exceptions import DomainError
+from realtime import actions, codec, events, handshake
+from realtime.exceptions import ProtocolError
+from realtime.messages import now_ms, server
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from realtime.quotas import FloodVerdict
+from realtime.runtime import Runtime, get_runtime
+from realtime.session import PlayerSession
+
+logger = logging.getLogger(__name__)
+
+#: Largest frame a client may send; note batches of 300 events are ~3 KB in protobuf.
+MAX_FRAME_BYTES = 64 * 1024
+
+CLOSE_TOO_LARGE = 1009
+CLOSE_BAD_FRAMES = 4400
+CLOSE_IDLE = 4408
+CLOSE_FLOOD = 4429
+
+
+def configure_runtime(runtime: Runtime) -> None:
+    runtime.on_reaped = events.member_reaped
+    runtime.on_forgotten = events.rejoin_local_members
+    runtime.on_tick = events.close_idle_sessions
+
+
+class PianoConsumer(AsyncConsumer):
+    # No per-consumer channel: the hub delivers room traffic (see the module docstring).
+    channel_layer_alias = "__no_channel_layer__"
+
+    session: PlayerSession | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "websocket.receive":
+            await self.websocket_receive(message)
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+
+    # -- connect ----------------------------------------------------------------------------
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        try:
+            identity = await handshake.authenticate(self.scope)
+        except handshake.HandshakeRefusedError as exc:
+            logger.info("websocket handshake refused: %s", exc.reason)
+            await self.base_send({"type": "websocket.close", "code": 1008})
+            return
+        encoding, subprotocol = codec.choose_encoding(self.scope.get("subprotocols", ()))
+        runtime = await get_runtime(configure_runtime)
+        self.session = session = PlayerSession(
+            identity, encoding, runtime, self._send_frame, self._close, actions.apply_control
+        )
+        await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+        runtime.hub.connect(session)
+        session.start()
+        session.send(
+            server(
+                welcome=pb.Welcome(
+                    session_id=session.session_id,
+                    user=identity.to_proto(),
+                    server_time=now_ms(),
+                    server_version=settings.VERSION,
+                    note_quota=pb.NoteQuota(**session.note_quota.to_message_fields()),
+                )
+            )
+        )
+
+    # -- frames -------------------------------------------------------------------------------
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        session = self.session
+        if session is None or session.closed:
+            return
+        text: str | None = message.get("text")
+        data: bytes | None = message.get("bytes")
+        size = len(data) if data is not None else len(text or "")
+        if size > MAX_FRAME_BYTES:
+            await session.close(CLOSE_TOO_LARGE)
+            return
+        now = time.monotonic()
+        session.last_seen = now
+        verdict = session.flood.check(now)
+        if verdict is FloodVerdict.CLOSE:
+            await session.close(CLOSE_FLOOD)
+            return
+        if verdict is FloodVerdict.DROP:
+            return
+        try:
+            client_message = codec.decode_client(session.encoding, text, data)
+        except ProtocolError as exc:
+            if session.bad_frames.record(now):
+                await session.close(CLOSE_BAD_FRAMES)
+                return
+            session.send(codec.error_message(exc.code, exc.message))
+            return
+        request = client_message.WhichOneof("kind") or ""
+        try:
+            await actions.handle(session, client_message)
+        except DomainError as exc:
+            session.send(codec.error_message(actions.error_code_of(exc), exc.message, request))
+        except Exception:
+            logger.exception("real-time %s failed for %s", request, session.describe())
+            session.send(codec.error_message("INTERNAL", "Something went wrong.", request))
+
+    # -- leaving ------------------------------------------------------------------------------
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        session = self.session
+        if session is not None:
+            session.stop()
+            runtime = session.runtime
+            runtime.hub.disconnect(session)
+            if session.watching_room_list:
+                await runtime.hub.unsubscribe(actions.ROOM_LIST_TOPIC, session)
+            try:
+                async with session.lock:
+                    await actions.leave_current_room(session)
+            except Exception:
+                logger.exception("could not remove %s from its room", session.describe())
+        raise StopConsumer()
+
+    # -- socket I/O used by the session ------------------------------------------------------
+
+    async def _send_frame(self, frame: bytes | str) -> None:
+        if isinstance(frame, bytes):
+            await self.base_send({"type": "websocket.send", "bytes": frame})
+        else:
+            await self.base_send({"type": "websocket.send", "text": frame})
+
+    async def _close(self, code: int) -> None:
+        await self.base_send({"type": "websocket.close", "code": code})

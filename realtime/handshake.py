@@ -1,0 +1,129 @@
+"""Handshake authentication, decided before a socket is accepted (DESIGN.md §4).
+
+Credentials, in order: an ``Authorization: Bearer`` access JWT (bots), a ``?ticket=`` from
+``POST /api/v1/realtime/tickets`` (browsers holding only a JWT), the Django session cookie
+(the web client). Anything presented and invalid is refused; nothing presented makes a
+guest where guests are allowed. A refusal becomes HTTP 403, never a 500.
+
+The Origin header, when sent, must name an allowed host; a cookie-authenticated socket must
+send one, so another site's page cannot ride a player's session (SECURITY.md case 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import get_user
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from realtime import tickets
+from realtime.identity import Identity, guest_identity, is_guest_id, new_guest_id
+from users.authentication import ActiveUserJWTAuthentication
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+#: Session key holding a browser session's guest id (set by the web pages).
+SESSION_GUEST_KEY = "realtime_guest_id"
+MAX_QUERY_STRING = 2048
+
+
+class HandshakeRefusedError(Exception):
+    """The handshake is refused; ``reason`` is for the server log and never holds a secret."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def check_origin(origin: str | None, *, cookie_auth: bool) -> None:
+    if origin is None:
+        if cookie_auth:
+            raise HandshakeRefusedError("cookie-authenticated socket without an Origin header")
+        return
+    host = urlsplit(origin).hostname if origin != "null" else None
+    if not host:
+        raise HandshakeRefusedError("unusable Origin header")
+    domain, _port = split_domain_port(host if ":" not in host else f"[{host}]")
+    if not validate_host(domain or host, settings.ALLOWED_HOSTS):
+        raise HandshakeRefusedError("Origin is not an allowed host")
+
+
+def identity_for_user(user: User, session_key: str = "") -> Identity:
+    return Identity(
+        user_id=str(user.pk),
+        username=user.username,
+        display_name=user.shown_name,
+        color=user.color,
+        role=user.role,
+        account_id=user.pk,
+        session_key=session_key,
+    )
+
+
+@database_sync_to_async
+def _user_from_token(raw: str) -> User:
+    auth = ActiveUserJWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(raw.encode()))
+    except (InvalidToken, TokenError, AuthenticationFailed) as exc:
+        raise HandshakeRefusedError("invalid or refused access token") from exc
+
+
+@database_sync_to_async
+def _user_from_ticket_owner(user_id: int) -> User:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active or user.is_site_banned:
+        raise HandshakeRefusedError("ticket user is unknown, inactive or banned")
+    return user
+
+
+async def authenticate(scope: dict[str, Any]) -> Identity:
+    """The identity a WebSocket handshake may act as, or ``HandshakeRefusedError``."""
+    query_string = bytes(scope.get("query_string", b""))
+    if len(query_string) > MAX_QUERY_STRING:
+        raise HandshakeRefusedError("query string too long")
+    query = parse_qs(query_string.decode("latin-1"))
+    origin = _header(scope, b"origin")
+
+    authorization = _header(scope, b"authorization")
+    if authorization is not None:
+        kind, _, raw = authorization.partition(" ")
+        if kind.lower() != "bearer" or not raw.strip():
+            raise HandshakeRefusedError("malformed Authorization header")
+        check_origin(origin, cookie_auth=False)
+        return identity_for_user(await _user_from_token(raw.strip()))
+
+    if "ticket" in query:
+        user_id = await tickets.aredeem_ticket(query["ticket"][0])
+        if user_id is None:
+            raise HandshakeRefusedError("unknown, expired or used ticket")
+        check_origin(origin, cookie_auth=False)
+        return identity_for_user(await _user_from_ticket_owner(user_id))
+
+    session: Any = scope.get("session")
+    session_key: str = (session.session_key or "") if session is not None else ""
+    check_origin(origin, cookie_auth=bool(session_key))
+    if session_key:
+        user = await get_user(scope)
+        if isinstance(user, User) and user.is_authenticated:
+            return identity_for_user(user, session_key=session_key)
+
+    if not settings.GUESTS_ALLOWED:
+        raise HandshakeRefusedError("guests are not allowed")
+    guest_id = session.get(SESSION_GUEST_KEY) if session_key else None
+    if not isinstance(guest_id, str) or not is_guest_id(guest_id):
+        guest_id = new_guest_id()
+    return guest_identity(guest_id, session_key=session_key)

@@ -1,0 +1,85 @@
+"""Who is on the other end of a socket: an account or a guest."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+
+GUEST_PREFIX = "g-"
+GUEST_COLOR = "#8a8f98"
+
+_ROLES = {
+    "GUEST": pb.ROLE_GUEST,
+    "MEMBER": pb.ROLE_MEMBER,
+    "MODERATOR": pb.ROLE_MODERATOR,
+    "ADMIN": pb.ROLE_ADMIN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The identity a socket acts as, fixed at the handshake.
+
+    ``user_id`` is the protocol's user id: the account's primary key as a string, or
+    ``g-<hex>`` for a guest (stable for the browser session, so guests can be moderated).
+    """
+
+    user_id: str
+    username: str
+    display_name: str
+    color: str
+    role: str
+    account_id: int | None = None
+    session_key: str = ""
+
+    @property
+    def is_guest(self) -> bool:
+        return self.account_id is None
+
+    @property
+    def is_site_moderator(self) -> bool:
+        return self.role in ("MODERATOR", "ADMIN")
+
+    def with_profile(self, display_name: str | None, color: str | None) -> Identity:
+        return Identity(
+            user_id=self.user_id,
+            username=self.username,
+            display_name=self.display_name if display_name is None else display_name,
+            color=self.color if color is None else color,
+            role=self.role,
+            account_id=self.account_id,
+            session_key=self.session_key,
+        )
+
+    def to_proto(self) -> pb.UserInfo:
+        return pb.UserInfo(
+            id=self.user_id,
+            username=self.username,
+            display_name=self.display_name or self.username,
+            color=self.color,
+            role=_ROLES.get(self.role, pb.ROLE_MEMBER),
+            is_guest=self.is_guest,
+        )
+
+
+def new_guest_id() -> str:
+    return GUEST_PREFIX + secrets.token_hex(8)
+
+
+def is_guest_id(user_id: str) -> bool:
+    return user_id.startswith(GUEST_PREFIX)
+
+
+def guest_identity(guest_id: str, session_key: str = "") -> Identity:
+    """A guest named ``Guest-xxxx`` after the last four characters of its id."""
+    name = f"Guest-{guest_id[-4:]}"
+    return Identity(
+        user_id=guest_id,
+        username=name,
+        display_name=name,
+        color=GUEST_COLOR,
+        role="GUEST",
+        session_key=session_key,
+    )

@@ -1,0 +1,185 @@
+"""Plain snapshots of rooms and builders of the protocol's server messages.
+
+A ``RoomSnapshot`` is what a process keeps of a room while it has members there: the settings
+the hot path checks, with no database behind it. Builders turn snapshots, presence records and
+stored chat lines into protocol messages.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from realtime.identity import Identity, is_guest_id
+from realtime.presence import MemberRecord
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from rooms import rules
+from rooms.models import ChatMessage, Room
+
+_ROLES = {"GUEST": pb.ROLE_GUEST, "MEMBER": pb.ROLE_MEMBER, "MODERATOR": pb.ROLE_MODERATOR}
+_ROLES["ADMIN"] = pb.ROLE_ADMIN
+
+SETTING_FIELDS = (
+    "max_members",
+    "is_public",
+    "allow_guests",
+    "chat_enabled",
+    "only_owner_can_play",
+    "only_owner_can_chat",
+    "unlimited_notes",
+    "welcome_message",
+    "color",
+    "persistent",
+)
+
+
+def now_ms() -> float:
+    return time.time() * 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSnapshot:
+    """A room's identity and settings as of its last change."""
+
+    id: str
+    name: str
+    is_lobby: bool
+    has_password: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: The stored owner (an account id as a string), or the live guest owner's id.
+    owner_user_id: str = ""
+
+    @classmethod
+    def of(cls, room: Room, owner_user_id: str | None = None) -> RoomSnapshot:
+        stored_owner = str(room.owner_id) if room.owner_id is not None else ""
+        return cls(
+            id=str(room.pk),
+            name=room.name,
+            is_lobby=room.is_lobby,
+            has_password=room.has_password,
+            settings={name: getattr(room, name) for name in SETTING_FIELDS},
+            owner_user_id=stored_owner if owner_user_id is None else owner_user_id,
+        )
+
+    def with_owner(self, owner_user_id: str) -> RoomSnapshot:
+        return replace(self, owner_user_id=owner_user_id)
+
+    @property
+    def max_members(self) -> int:
+        return int(self.settings.get("max_members", 20))
+
+    @property
+    def persistent(self) -> bool:
+        return bool(self.settings.get("persistent", False)) or self.is_lobby
+
+    def view(self) -> rules.RoomView:
+        """The rules' view of this room (ownership included, guests' too)."""
+        owner = self.owner_user_id
+        return rules.RoomView(
+            owner_user_id=int(owner) if owner and not is_guest_id(owner) else None,
+            owner_guest_id=owner if is_guest_id(owner) else "",
+            is_lobby=self.is_lobby,
+            is_public=bool(self.settings.get("is_public", True)),
+            allow_guests=bool(self.settings.get("allow_guests", True)),
+            chat_enabled=bool(self.settings.get("chat_enabled", True)),
+            only_owner_can_play=bool(self.settings.get("only_owner_can_play", False)),
+            only_owner_can_chat=bool(self.settings.get("only_owner_can_chat", False)),
+            has_password=self.has_password,
+            max_members=self.max_members,
+        )
+
+    def to_proto(self, member_count: int) -> pb.RoomInfo:
+        return pb.RoomInfo(
+            id=self.id,
+            name=self.name,
+            settings=pb.RoomSettings(**self.settings),
+            owner_user_id=self.owner_user_id,
+            is_lobby=self.is_lobby,
+            has_password=self.has_password,
+            member_count=member_count,
+        )
+
+    def summary(self, member_count: int) -> pb.RoomSummary:
+        return pb.RoomSummary(
+            id=self.id,
+            name=self.name,
+            member_count=member_count,
+            max_members=self.max_members,
+            has_password=self.has_password,
+            is_lobby=self.is_lobby,
+            color=str(self.settings.get("color", "")),
+        )
+
+
+def actor_of(identity: Identity) -> rules.Actor:
+    if identity.account_id is not None:
+        return rules.Actor(user_id=identity.account_id, role=identity.role, name=identity.username)
+    return rules.Actor(
+        user_id=None, role=rules.Role.GUEST, guest_id=identity.user_id, name=identity.username
+    )
+
+
+def actor_of_record(record: MemberRecord) -> rules.Actor:
+    if record.is_guest:
+        return rules.Actor(
+            user_id=None, role=rules.Role.GUEST, guest_id=record.user_id, name=record.username
+        )
+    return rules.Actor(user_id=int(record.user_id), role=record.role, name=record.username)
+
+
+def candidate_of(record: MemberRecord) -> rules.Candidate:
+    if record.is_guest:
+        return rules.Candidate(user_id=None, guest_id=record.user_id, joined_at=record.joined_at)
+    return rules.Candidate(user_id=int(record.user_id), guest_id="", joined_at=record.joined_at)
+
+
+def member_record(
+    identity: Identity, session_id: str, instance_id: str, *, muted: bool = False
+) -> MemberRecord:
+    return MemberRecord(
+        session_id=session_id,
+        user_id=identity.user_id,
+        username=identity.username,
+        display_name=identity.display_name or identity.username,
+        color=identity.color,
+        role=identity.role,
+        is_guest=identity.is_guest,
+        instance_id=instance_id,
+        joined_at=int(now_ms()),
+        muted=muted,
+    )
+
+
+def member(record: MemberRecord, owner_user_id: str) -> pb.Member:
+    return pb.Member(
+        session_id=record.session_id,
+        user=pb.UserInfo(
+            id=record.user_id,
+            username=record.username,
+            display_name=record.display_name,
+            color=record.color,
+            role=_ROLES.get(record.role, pb.ROLE_MEMBER),
+            is_guest=record.is_guest,
+        ),
+        is_owner=bool(owner_user_id) and record.user_id == owner_user_id,
+        muted=record.muted,
+        joined_at=float(record.joined_at),
+    )
+
+
+def chat_line(message: ChatMessage) -> pb.ChatMessage:
+    user_id = str(message.user_id) if message.user_id is not None else message.guest_id
+    return pb.ChatMessage(
+        id=str(message.pk),
+        session_id=message.session_id,
+        user_id=user_id,
+        display_name=message.display_name,
+        text=message.text,
+        sent_at=message.sent_at.timestamp() * 1000.0,
+    )
+
+
+def server(**kind: Any) -> pb.ServerMessage:
+    """``server(chat=...)``: a ServerMessage with one field of its oneof set."""
+    return pb.ServerMessage(**kind)

@@ -1,0 +1,134 @@
+"""What one server process runs for the real-time layer: its hub, its presence store, and
+the background loops that keep presence honest across processes.
+
+Daphne has no ASGI lifespan, so the runtime starts with the first socket of the process (and
+of each event loop, in tests) and lives as long as that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from realtime.hub import Hub
+from realtime.presence import MemberRecord, PresenceStore, presence_from_settings
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 3.0
+REAP_SECONDS = 5.0
+
+
+@dataclass
+class Runtime:
+    instance_id: str
+    hub: Hub
+    presence: PresenceStore
+    #: Called for each member of a dead instance that this process reaped.
+    on_reaped: Callable[[str, MemberRecord], Awaitable[None]] | None = None
+    #: Called after a heartbeat that found this instance forgotten (Redis lost its data).
+    on_forgotten: Callable[[], Awaitable[None]] | None = None
+    #: Called after every heartbeat (idle sockets are closed from here).
+    on_tick: Callable[[Runtime], Awaitable[None]] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.presence.heartbeat(self.instance_id)
+        await self.hub.start()
+        self.tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat"),
+            asyncio.create_task(self._reap_loop(), name="presence-reaper"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.hub.stop()
+        await self.presence.close()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                was_alive = await self.presence.heartbeat(self.instance_id)
+                if not was_alive and self.on_forgotten is not None:
+                    await self.on_forgotten()
+                if self.on_tick is not None:
+                    await self.on_tick(self)
+            except Exception:
+                logger.warning("presence heartbeat failed; retrying", exc_info=True)
+
+    async def _reap_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_SECONDS)
+            try:
+                reaped = await self.presence.reap_dead_instances()
+            except Exception:
+                logger.warning("presence reaping failed; retrying", exc_info=True)
+                continue
+            for room_id, record in reaped:
+                if self.on_reaped is None:
+                    continue
+                try:
+                    await self.on_reaped(room_id, record)
+                except Exception:
+                    logger.exception("could not announce a reaped member")
+
+
+_runtimes: dict[int, Runtime] = {}
+_starting: dict[int, asyncio.Lock] = {}
+
+
+def current_runtime() -> Runtime | None:
+    """This event loop's runtime, if a socket has started one."""
+    return _runtimes.get(id(asyncio.get_running_loop()))
+
+
+async def get_runtime(
+    configure: Callable[[Runtime], None] | None = None,
+) -> Runtime:
+    """This event loop's runtime, started on first use. ``configure`` sets the callbacks of a
+    runtime about to start."""
+    key = id(asyncio.get_running_loop())
+    runtime = _runtimes.get(key)
+    if runtime is not None:
+        return runtime
+    lock = _starting.setdefault(key, asyncio.Lock())
+    async with lock:
+        runtime = _runtimes.get(key)
+        if runtime is None:
+            instance_id = uuid.uuid4().hex
+            layer = get_channel_layer()
+            runtime = Runtime(
+                instance_id=instance_id,
+                hub=Hub(layer, instance_id),
+                presence=presence_from_settings(),
+            )
+            if configure is not None:
+                configure(runtime)
+            await runtime.start()
+            _runtimes[key] = runtime
+            logger.info(
+                "real-time runtime %s started (distributed: %s, redis: %s)",
+                instance_id[:8],
+                runtime.hub.distributed,
+                bool(settings.REDIS_URL),
+            )
+    return runtime
+
+
+async def stop_runtime() -> None:
+    """Stop this loop's runtime (tests; a process exiting needs nothing)."""
+    runtime = _runtimes.pop(id(asyncio.get_running_loop()), None)
+    if runtime is not None:
+        await runtime.stop()

@@ -1,0 +1,179 @@
+"""One player's connection: its identity, its room, its limits and its outbox.
+
+The consumer owns the socket; a ``PlayerSession`` owns everything else about the player on
+it. Everything sent to the player goes through one bounded outbox drained by one writer
+task, so replies and broadcasts keep their order, several queued messages leave as one
+frame, and a player who stops reading is disconnected instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from realtime import quotas
+from realtime.codec import EncodedMessage, Encoding, join_encoded
+from realtime.hub import ControlEvent
+from realtime.identity import Identity
+from realtime.messages import RoomSnapshot, server
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from realtime.runtime import Runtime
+from rooms import rules
+
+logger = logging.getLogger(__name__)
+
+#: Messages waiting for a socket that is not reading; past this it is disconnected.
+OUTBOX_LIMIT = 2000
+CLOSE_SLOW_CONSUMER = 1008
+
+SendFrame = Callable[[bytes | str], Coroutine[Any, Any, None]]
+ControlHandler = Callable[["PlayerSession", str, ControlEvent], Coroutine[Any, Any, None]]
+
+
+class PlayerSession:
+    def __init__(
+        self,
+        identity: Identity,
+        encoding: Encoding,
+        runtime: Runtime,
+        send_frame: SendFrame,
+        close_socket: Callable[[int], Coroutine[Any, Any, None]],
+        on_control: ControlHandler,
+    ) -> None:
+        self.session_id = secrets.token_hex(8)
+        self.identity = identity
+        self.encoding = encoding
+        self.runtime = runtime
+        self._send_frame = send_frame
+        self._close_socket = close_socket
+        self._on_control = on_control
+
+        self.room: RoomSnapshot | None = None
+        self.muted_until: float | None = None  # time.time(); inf when until lifted
+        self.watching_room_list = False
+        #: Serialises state changes (join, leave, removal) between frames and control events.
+        self.lock = asyncio.Lock()
+
+        now = time.monotonic()
+        self.note_quota = quotas.NoteQuota(quotas.LOBBY_TIER, now)
+        self.chat_limit = quotas.chat_limiter(privileged=False)
+        self.chat_limit_privileged = quotas.chat_limiter(privileged=True)
+        self.flood = quotas.FloodGuard(now=now)
+        self.bad_frames = quotas.BadFrameCounter()
+        self.last_seen = now
+
+        self._outbox: deque[EncodedMessage] = deque()
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    # -- identity as the hub sees it ----------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self.identity.user_id
+
+    @property
+    def actor(self) -> rules.Actor:
+        from realtime.messages import actor_of
+
+        return actor_of(self.identity)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.room is not None and self.room.owner_user_id == self.identity.user_id
+
+    @property
+    def muted(self) -> bool:
+        return self.muted_until is not None and self.muted_until > time.time()
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.session_id}")
+
+    def send(self, message: pb.ServerMessage) -> None:
+        """Queue a message for this player only."""
+        self.deliver(EncodedMessage(message))
+
+    def deliver(self, message: EncodedMessage) -> None:
+        """Queue a (broadcast) message; never blocks. The hub calls this for every member."""
+        if self.closed:
+            return
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            # The player is not reading: keeping their backlog would grow without bound.
+            self.closed = True
+            self._outbox.clear()
+            logger.info("session %s disconnected: outbox full", self.session_id)
+            asyncio.get_running_loop().create_task(self._close_socket(CLOSE_SLOW_CONSUMER))
+            return
+        self._outbox.append(message)
+        self._wake.set()
+
+    def control(self, topic: str, event: ControlEvent) -> None:
+        if self.closed:
+            return
+        asyncio.get_running_loop().create_task(self._on_control(self, topic, event))
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                await self._flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The socket is gone; the consumer's disconnect cleans up.
+            logger.debug("session %s: writer stopped", self.session_id, exc_info=True)
+
+    async def _flush(self) -> None:
+        while self._outbox:
+            batch = list(self._outbox)
+            self._outbox.clear()
+            await self._send_frame(join_encoded(self.encoding, batch))
+
+    async def close(self, code: int) -> None:
+        """Send what is queued (a ``removed`` notice, say), then close the socket."""
+        if self._writer is not None:
+            self._writer.cancel()
+        if not self.closed:
+            self.closed = True
+            try:
+                await self._flush()
+            except Exception:
+                logger.debug("session %s: final flush failed", self.session_id, exc_info=True)
+        await self._close_socket(code)
+
+    def stop(self) -> None:
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+
+    # -- limits -------------------------------------------------------------------------------
+
+    def refresh_quota_tier(self) -> None:
+        """Pick the note quota tier for the current room and ownership, telling the player
+        when it changed."""
+        room = self.room
+        tier = quotas.tier_for(
+            is_lobby=room is None or room.is_lobby,
+            is_owner=self.is_owner,
+            unlimited=room is not None and bool(room.settings.get("unlimited_notes")),
+        )
+        if tier == self.note_quota.tier:
+            return
+        self.note_quota.set_tier(tier, time.monotonic())
+        self.send(server(note_quota=pb.NoteQuota(**self.note_quota.to_message_fields())))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "session": self.session_id,
+            "user": self.identity.user_id,
+            "room": self.room.id if self.room else None,
+        }
