@@ -56,6 +56,9 @@ class RoomSerializer(serializers.ModelSerializer[Room]):
         read_only_fields = fields
 
     def get_member_count(self, room: Room) -> int:
+        counts = self.context.get("member_counts")
+        if counts is not None:
+            return int(counts.get(str(room.pk), 0))
         return services.member_count(room)
 
 

@@ -142,9 +142,33 @@ def listed_rooms() -> QuerySet[Room]:
     return Room.objects.select_related("owner").filter(Q(is_public=True) | Q(is_lobby=True))
 
 
+MemberCounter = Callable[[Sequence[str]], dict[str, int]]
+
+
+def _no_presence(room_ids: Sequence[str]) -> dict[str, int]:
+    return {}
+
+
+_member_counter: MemberCounter = _no_presence
+
+
+def set_member_counter(counter: MemberCounter) -> None:
+    """Where live member counts come from: the real-time layer's presence store plugs itself
+    in here at start-up, so rooms need not know about sockets."""
+    global _member_counter
+    _member_counter = counter
+
+
+def member_counts(rooms: Iterable[Room]) -> dict[str, int]:
+    """How many are in each of ``rooms`` right now, by room id (as a string)."""
+    ids = [str(room.pk) for room in rooms]
+    counts = _member_counter(ids) if ids else {}
+    return {room_id: counts.get(room_id, 0) for room_id in ids}
+
+
 def member_count(room: Room) -> int:
-    """How many are in ``room`` right now: 0 until the real-time presence store exists."""
-    return 0
+    """How many are in ``room`` right now (the real-time layer's presence)."""
+    return member_counts([room])[str(room.pk)]
 
 
 # --- Creating, updating and closing ------------------------------------------------------

@@ -63,7 +63,9 @@ class RoomListView(APIView):
         responses={200: RoomSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        return Response(RoomSerializer(services.listed_rooms(), many=True).data)
+        rooms = list(services.listed_rooms())
+        context = {"member_counts": services.member_counts(rooms)}
+        return Response(RoomSerializer(rooms, many=True, context=context).data)
 
     @extend_schema(
         tags=TAGS,
