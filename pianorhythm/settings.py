@@ -168,6 +168,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 GUESTS_ALLOWED = env_bool("GUESTS_ALLOWED", True)
+# A socket that sends nothing (clients send time_sync every 20 s) for this long is closed.
+REALTIME_IDLE_SECONDS = env_int("REALTIME_IDLE_SECONDS", 120, minimum=10)
 
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "pianorhythm")
 JWT_ISSUER = env_str("JWT_ISSUER", "pianorhythm")

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 def _idle_seconds() -> float:
-    return float(getattr(settings, "REALTIME_IDLE_SECONDS", 120))
+    return float(settings.REALTIME_IDLE_SECONDS)
 
 
 # --- Getting from a committing thread to the event loop ---------------------------------------
