@@ -623,13 +623,14 @@ async def handle(session: PlayerSession, message: pb.ClientMessage) -> None:
 
 def error_code_of(exc: DomainError) -> str:
     """The protocol ErrorCode for a domain error; codes the protocol lacks become
-    INVALID_ARGUMENT (e.g. ROOM_NAME_TAKEN) or FORBIDDEN (e.g. SITE_BANNED)."""
+    INVALID_ARGUMENT (e.g. ROOM_NAME_TAKEN, or a ban to lift that is not there) or
+    FORBIDDEN (e.g. SITE_BANNED)."""
     if f"ERROR_CODE_{exc.code}" in pb.ErrorCode.keys():  # noqa: SIM118 - an enum wrapper
         return exc.code
     if exc.http_status in (401, 403):
         return "FORBIDDEN"
-    if exc.http_status == 404:
-        return "ROOM_NOT_FOUND"
+    # Not 404 -> ROOM_NOT_FOUND: a missing room has that code already, and anything else not
+    # found (the ban an unban names) is about the request's arguments, not the room.
     if exc.http_status == 429:
         return "RATE_LIMITED"
     return "INVALID_ARGUMENT"

@@ -105,7 +105,12 @@ class PianoConsumer(AsyncConsumer):
             await session.close(CLOSE_FLOOD)
             return
         if verdict is FloodVerdict.DROP:
+            # One RATE_LIMITED per run of dropped frames: answering each would echo the flood.
+            if not session.flood_noticed:
+                session.flood_noticed = True
+                session.send(codec.error_message("RATE_LIMITED", "Too many messages; slow down."))
             return
+        session.flood_noticed = False
         try:
             client_message = codec.decode_client(session.encoding, text, data)
         except ProtocolError as exc:

@@ -95,7 +95,8 @@ async def authenticate(scope: dict[str, Any]) -> Identity:
     query_string = bytes(scope.get("query_string", b""))
     if len(query_string) > MAX_QUERY_STRING:
         raise HandshakeRefusedError("query string too long")
-    query = parse_qs(query_string.decode("latin-1"))
+    # Blank values kept: "?ticket=" is a credential presented (and refused), not a guest.
+    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
     origin = _header(scope, b"origin")
 
     authorization = _header(scope, b"authorization")

@@ -71,7 +71,9 @@ class RoomSnapshot:
 
     @property
     def persistent(self) -> bool:
-        return bool(self.settings.get("persistent", False)) or self.is_lobby
+        # Overflow lobbies (lobby-2, ...) are not persistent and go once empty; the main
+        # lobby is, and rooms.services.delete_abandoned_room never deletes it anyway.
+        return bool(self.settings.get("persistent", False))
 
     def view(self) -> rules.RoomView:
         """The rules' view of this room (ownership included, guests' too)."""

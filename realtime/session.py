@@ -64,6 +64,8 @@ class PlayerSession:
         self.chat_limit = quotas.chat_limiter(privileged=False)
         self.chat_limit_privileged = quotas.chat_limiter(privileged=True)
         self.flood = quotas.FloodGuard(now=now)
+        #: Whether the current run of dropped frames has been answered with RATE_LIMITED.
+        self.flood_noticed = False
         self.bad_frames = quotas.BadFrameCounter()
         self.last_seen = now
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
+from google.protobuf import json_format
 
 from pianorhythm.asgi import application
 from realtime import codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import stop_runtime
+from users.models import User
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
@@ -25,6 +30,10 @@ class Player:
         self.session_id = ""
         self.user: pb.UserInfo | None = None
         self._pending: list[pb.ServerMessage] = []
+        #: The account behind the socket, when a test connected as one.
+        self.account: User | None = None
+        #: Messages that arrived before the close ``expect_close`` waited for.
+        self.seen: list[pb.ServerMessage] = []
 
     async def send(self, **kind: Any) -> None:
         message = pb.ClientMessage(**kind)
@@ -65,6 +74,39 @@ class Player:
             raise AssertionError(f"join refused: {message.error}")
         return message.room_state
 
+    async def drain(self, seconds: float = 0.3) -> list[pb.ServerMessage]:
+        """Every message that arrives within ``seconds`` (unlike ``receive_output``, a quiet
+        socket is not cancelled)."""
+        messages, self._pending = self._pending, []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                output = await asyncio.wait_for(self.ws.output_queue.get(), remaining)
+            except TimeoutError:
+                break
+            if output["type"] == "websocket.close":
+                raise AssertionError(f"closed with {output.get('code')}")
+            messages.extend(self._decode(output))
+        return messages
+
+    async def expect_close(self, timeout: float = 2.0) -> int:
+        """The close code the server sends within ``timeout``; messages before it are kept in
+        ``seen``."""
+        self.seen = list(self._pending)
+        self._pending = []
+        async with asyncio.timeout(timeout):
+            while True:
+                output = await self.ws.output_queue.get()
+                if output["type"] == "websocket.close":
+                    return int(output.get("code", 1000))
+                self.seen.extend(self._decode(output))
+
+    def _decode(self, output: dict[str, Any]) -> list[pb.ServerMessage]:
+        if output.get("bytes") is not None:
+            return list(pb.ServerFrame.FromString(output["bytes"]).messages)
+        return list(json_format.Parse(output["text"], pb.ServerFrame()).messages)
+
     async def close(self) -> None:
         await self.ws.disconnect()
 
@@ -103,3 +145,44 @@ async def connect(transactional_db: None) -> AsyncIterator[Connect]:
         if not player.ws.future.done():
             await player.ws.disconnect()
     await stop_runtime()
+    # Database work ran in Channels' worker thread; close its connections there so the test
+    # database can be dropped at the end of the run (PostgreSQL refuses while one is open).
+    await database_sync_to_async(connections.close_all)()
+
+
+ConnectUser = Callable[..., Awaitable[Player]]
+
+
+@pytest.fixture
+def fast_passwords(settings: Any) -> None:
+    """Argon2 costs ~0.1 s a hash; consumer tests make many accounts and room passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def bearer_headers(user: User) -> list[tuple[bytes, bytes]]:
+    """Handshake headers of a bot holding a fresh access token for ``user`` (database)."""
+    from users.services import issue_tokens
+
+    access = issue_tokens(user)["access"]
+    return [ORIGIN, (b"authorization", f"Bearer {access}".encode())]
+
+
+@pytest.fixture
+def connect_user(
+    connect: Connect, make_user: Callable[..., User], fast_passwords: None
+) -> ConnectUser:
+    """Open a socket as a registered player (a new one, or ``user``), via a Bearer JWT."""
+
+    async def open_user(
+        user: User | None = None,
+        *,
+        encoding: codec.Encoding = codec.Encoding.PROTO,
+        **fields: Any,
+    ) -> Player:
+        account = user or await database_sync_to_async(make_user)(**fields)
+        headers = await database_sync_to_async(bearer_headers)(account)
+        player = await connect(encoding=encoding, headers=headers)
+        player.account = account
+        return player
+
+    return open_user
