@@ -15,6 +15,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from pianorhythm.exceptions import DomainError
 from realtime import actions, codec, events, handshake
@@ -34,6 +35,10 @@ CLOSE_TOO_LARGE = 1009
 CLOSE_BAD_FRAMES = 4400
 CLOSE_IDLE = 4408
 CLOSE_FLOOD = 4429
+CLOSE_TRY_LATER = 1013
+
+#: Errors of the shared services behind presence and fan-out (Redis) being unreachable.
+UNAVAILABLE = (RedisError, OSError)
 
 
 def configure_runtime(runtime: Runtime) -> None:
@@ -67,7 +72,14 @@ class PianoConsumer(AsyncConsumer):
             await self.base_send({"type": "websocket.close", "code": 1008})
             return
         encoding, subprotocol = codec.choose_encoding(self.scope.get("subprotocols", ()))
-        runtime = await get_runtime(configure_runtime)
+        try:
+            runtime = await get_runtime(configure_runtime)
+        except UNAVAILABLE as exc:
+            # Presence (Redis) is down: a clean "try again later", not a 500.
+            logger.warning("real-time unavailable, socket refused: %s", exc)
+            await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+            await self._close(CLOSE_TRY_LATER)
+            return
         self.session = session = PlayerSession(
             identity, encoding, runtime, self._send_frame, self._close, actions.apply_control
         )
@@ -124,6 +136,10 @@ class PianoConsumer(AsyncConsumer):
             await actions.handle(session, client_message)
         except DomainError as exc:
             session.send(codec.error_message(actions.error_code_of(exc), exc.message, request))
+        except UNAVAILABLE as exc:
+            logger.warning("real-time %s: presence unavailable (%s)", request, exc)
+            notice = "The server is briefly unavailable; try again in a moment."
+            session.send(codec.error_message("INTERNAL", notice, request))
         except Exception:
             logger.exception("real-time %s failed for %s", request, session.describe())
             session.send(codec.error_message("INTERNAL", "Something went wrong.", request))
@@ -141,6 +157,9 @@ class PianoConsumer(AsyncConsumer):
             try:
                 async with session.lock:
                     await actions.leave_current_room(session)
+            except UNAVAILABLE as exc:
+                # Presence forgets this member by itself: the instance's heartbeat covers it.
+                logger.warning("could not remove %s from its room: %s", session.describe(), exc)
             except Exception:
                 logger.exception("could not remove %s from its room", session.describe())
         raise StopConsumer()
@@ -154,4 +173,11 @@ class PianoConsumer(AsyncConsumer):
             await self.base_send({"type": "websocket.send", "text": frame})
 
     async def _close(self, code: int) -> None:
-        await self.base_send({"type": "websocket.close", "code": code})
+        try:
+            await self.base_send({"type": "websocket.close", "code": code})
+        except Exception:
+            if not 1000 < code < 3000:
+                raise
+            # Daphne (autobahn) lets an application close only with 1000 or 3000-4999; the
+            # standard codes (1008, 1009, 1012, 1013) then go out as 4008, 4009, 4012, 4013.
+            await self.base_send({"type": "websocket.close", "code": 4000 + code % 1000})

@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,19 @@ def _base_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
+# The flags `make run` serves with (see the Makefile).
+DAPHNE_FLAGS = ("--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536")
+
+
 class ServerProcess:
     """One Daphne instance. ``url`` is its HTTP root, ``ws_url`` the protocol endpoint."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, port: int, env: dict[str, str], log_path: Path, daphne_args: Sequence[str] = ()
+    ) -> None:
         self.port = port
         self.env = env
+        self.daphne_args = [*DAPHNE_FLAGS, *daphne_args]
         self.log_path = log_path
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws/"
@@ -89,6 +96,7 @@ class ServerProcess:
                     "127.0.0.1",
                     "-p",
                     str(self.port),
+                    *self.daphne_args,
                     "pianorhythm.asgi:application",
                 ],
                 cwd=REPO,
@@ -266,7 +274,11 @@ def server_process(
     started: list[ServerProcess] = []
     migrated = False
 
-    def start(env: dict[str, str] | None = None, port: int | None = None) -> ServerProcess:
+    def start(
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        daphne_args: Sequence[str] = (),
+    ) -> ServerProcess:
         nonlocal migrated
         full_env = {**_base_env(e2e_var_dir), **(env or {})}
         if not migrated:
@@ -286,7 +298,7 @@ def server_process(
                 pytest.fail("manage.py migrate failed:\n" + _tail(migrate_log))
             migrated = True
         chosen = port or free_port()
-        server = ServerProcess(chosen, full_env, tmp_path / f"daphne-{chosen}.log")
+        server = ServerProcess(chosen, full_env, tmp_path / f"daphne-{chosen}.log", daphne_args)
         _remember_log(request, f"daphne :{chosen}", server.log_path)
         started.append(server)
         server.start()

@@ -1,0 +1,143 @@
+"""Socket-level cases that need a real server: many idle sockets, a client that vanishes,
+Redis down at connect (SECURITY.md cases 17, 18 and 20)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.typing import Subprotocol
+
+from realtime.client import PianoClient
+from tests.e2e.conftest import RedisServer, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+JSON = "pianorhythm.v1.json"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def _open_idle(url: str) -> websockets.ClientConnection:
+    connection = await websockets.connect(
+        url, subprotocols=[Subprotocol(JSON)], proxy=None, open_timeout=30
+    )
+    welcome = json.loads(await asyncio.wait_for(connection.recv(), 30))
+    assert "welcome" in welcome["messages"][0]
+    return connection
+
+
+async def _still_answers(connection: websockets.ClientConnection) -> bool:
+    await connection.send(json.dumps({"timeSync": {"clientTime": 1.0}}))
+    reply = json.loads(await asyncio.wait_for(connection.recv(), 30))
+    return "timeSync" in reply["messages"][0]
+
+
+async def test_thousand_idle_sockets_stay_open_for_a_minute(
+    server_process: Callable[..., ServerProcess], redis_server: RedisServer
+) -> None:
+    server = server_process({"REDIS_URL": redis_server.url})
+    assert server.proc is not None
+    # Warm the process up (runtime, presence, first imports) before measuring.
+    first = await _open_idle(server.ws_url)
+    before = rss_kib(server.proc.pid)
+    connections = [first]
+    for _ in range(9):
+        batch = await asyncio.gather(*(_open_idle(server.ws_url) for _ in range(111)))
+        connections.extend(batch)
+    assert len(connections) == 1000
+    opened = rss_kib(server.proc.pid)
+
+    # Idle for a minute: the server pings (Daphne) and must drop none of them.
+    await asyncio.sleep(60)
+
+    answers = await asyncio.gather(*(_still_answers(c) for c in connections))
+    after = rss_kib(server.proc.pid)
+    per_socket = (opened - before) / 999
+    print(f"server RSS: {before} KiB before, {opened} KiB with 1000 sockets, {after} KiB after")
+    print(f"≈ {per_socket:.1f} KiB per idle socket")
+    assert all(answers)
+    assert all(c.close_code is None for c in connections)
+    # A generous bound: the benchmark tracks the real figure (goal ≤ 30 KiB).
+    assert per_socket < 200
+    await asyncio.gather(*(c.close() for c in connections))
+
+
+def _raw_handshake(port: int) -> socket.socket:
+    """A WebSocket client by hand, so that it can stop answering pings."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {JSON}\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101"), response[:200]
+    return sock
+
+
+def _masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_vanished_client_is_reaped_and_leaves_its_room(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    server = server_process(daphne_args=["--ping-interval", "1", "--ping-timeout", "2"])
+    async with PianoClient.connect(server.ws_url) as observer:
+        await observer.join("lobby")
+        ghost = _raw_handshake(server.port)
+        try:
+            ghost.sendall(_masked_text_frame('{"joinRoom":{"roomName":"lobby"}}'))
+            joined = await observer.next_message("member_joined", timeout=10)
+            ghost_session = joined.member_joined.member.session_id
+            # From here on the ghost reads nothing and answers no ping: a half-open peer.
+            async with asyncio.timeout(15):
+                left = await observer.next_message(
+                    "member_left",
+                    timeout=15,
+                    where=lambda m: m.member_left.session_id == ghost_session,
+                )
+            assert left.member_left.session_id == ghost_session
+        finally:
+            ghost.close()
+
+
+async def test_redis_down_at_connect_is_a_clean_refusal(
+    server_process: Callable[..., ServerProcess], redis_server: RedisServer
+) -> None:
+    server = server_process({"REDIS_URL": redis_server.url})
+    redis_server.stop()
+    with pytest.raises(websockets.exceptions.WebSocketException) as refused:
+        async with websockets.connect(server.ws_url, proxy=None, open_timeout=15) as connection:
+            await asyncio.wait_for(connection.recv(), 15)
+    error = refused.value
+    if isinstance(error, websockets.exceptions.InvalidStatus):
+        assert error.response.status_code == 503
+    else:
+        assert isinstance(error, websockets.exceptions.ConnectionClosed)
+        assert error.rcvd is not None
+        # 4013 where the interface server (Daphne) cannot send the standard 1013.
+        assert error.rcvd.code in (1013, 4013)
+    assert "Traceback" not in server.log_path.read_text()
