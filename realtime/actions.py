@@ -69,10 +69,18 @@ def _room_id(session: PlayerSession) -> str:
 # --- Joining and leaving ---------------------------------------------------------------------
 
 
+def _live_room(session: PlayerSession, room_id: str) -> Room:
+    """The stored room, told who its live guest owner is (if any): in a worker thread."""
+    room = rooms.get_room(room_id)
+    owner = session.room.owner_user_id if session.room is not None else ""
+    room.live_owner_guest_id = owner if is_guest_id(owner) else ""
+    return room
+
+
 @database_sync_to_async
 def _resolve_room(
     session: PlayerSession, join: pb.JoinRoom, lobby_counts: dict[str, int]
-) -> tuple[Room, list[pb.ChatMessage]]:
+) -> tuple[Room, list[pb.ChatMessage], float | None]:
     """Find (or create) the room to enter and check the player may: in a worker thread."""
     name = join.room_name.strip()
     actor = session.actor
@@ -91,7 +99,11 @@ def _resolve_room(
             room = rooms.create_room(owner, {"name": name, **room_settings})
     rooms.check_can_join(actor, room, password=join.password, member_count=0)
     chat = [chat_line(m) for m in rooms.recent_messages(room)]
-    return room, chat
+    # A mute outlives the socket: rejoining or a second tab does not lift it.
+    mute = rooms.active_mute(room, actor)
+    if mute is None:
+        return room, chat, None
+    return room, chat, mute.expires_at.timestamp() if mute.expires_at else math.inf
 
 
 @database_sync_to_async
@@ -110,11 +122,13 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
         runtime = session.runtime
         lobby_ids = await _lobby_ids()
         lobby_counts = await runtime.presence.member_counts(lobby_ids)
-        room, chat = await _resolve_room(session, join, lobby_counts)
+        room, chat, muted_until = await _resolve_room(session, join, lobby_counts)
         room_id = str(room.pk)
         owner = await runtime.presence.owner(room_id)
         snapshot = RoomSnapshot.of(room, owner)
-        record = member_record(session.identity, session.session_id, runtime.instance_id)
+        record = member_record(
+            session.identity, session.session_id, runtime.instance_id, muted=muted_until is not None
+        )
         result = await runtime.presence.join(room_id, record, snapshot.max_members)
         if not result.admitted:
             raise RoomFullError()
@@ -124,7 +138,7 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
             await runtime.presence.set_owner(room_id, owner)
             snapshot = snapshot.with_owner(owner)
         session.room = snapshot
-        session.muted_until = None
+        session.muted_until = muted_until
         await runtime.hub.subscribe(room_topic(room_id), session)
         members = await runtime.presence.members(room_id)
         session.send(
@@ -311,15 +325,12 @@ async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
 
 @database_sync_to_async
 def _post_chat(session: PlayerSession, room_id: str, text: str) -> pb.ChatMessage:
-    room = rooms.get_room(room_id)
-    owner = session.room.owner_user_id if session.room else ""
     message = rooms.post_chat_message(
-        room,
+        _live_room(session, room_id),
         replace(session.actor, name=session.identity.display_name or session.identity.username),
         text,
         session_id=session.session_id,
         muted=session.muted,
-        owner_guest_id=owner if is_guest_id(owner) else "",
     )
     return chat_line(message)
 
@@ -413,7 +424,7 @@ async def room_list(session: PlayerSession, subscribe: pb.SubscribeRoomList) -> 
 
 @database_sync_to_async
 def _update_room(session: PlayerSession, room_id: str, changes: dict[str, Any]) -> None:
-    rooms.update_room(session.actor, rooms.get_room(room_id), changes, SOURCE)
+    rooms.update_room(session.actor, _live_room(session, room_id), changes, SOURCE)
 
 
 async def update_room(session: PlayerSession, update: pb.UpdateRoom) -> None:
@@ -430,7 +441,7 @@ def _moderate(
     session: PlayerSession, room_id: str, move: pb.Moderate, target: MemberRecord | None
 ) -> float:
     """Check and record a moderation action; returns when it ends (0: no end)."""
-    room = rooms.get_room(room_id)
+    room = _live_room(session, room_id)
     actor = session.actor
     target_id = move.target_user_id
     duration = move.duration_seconds or None

@@ -45,6 +45,10 @@ class Room(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    #: A guest who inherited the room lives only in the real-time layer's presence; that
+    #: layer sets this on the instance it passes to the services. Never stored.
+    live_owner_guest_id = ""
+
     class Meta:
         constraints = [models.UniqueConstraint(Lower("name"), name="room_name_unique_ci")]
         indexes = [models.Index(fields=["is_public", "name"])]
@@ -101,6 +105,47 @@ class RoomBan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or self.guest_id} in {self.room}"
+
+
+class RoomMute(models.Model):
+    """A user (or guest) who may neither play nor chat in a room until ``expires_at``.
+
+    Kept in the database, like a ban, so that leaving and rejoining or opening a second
+    socket does not lift it.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="mutes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="room_mutes",
+    )
+    guest_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "user"],
+                condition=models.Q(user__isnull=False),
+                name="room_mute_unique_user",
+            ),
+            models.UniqueConstraint(
+                fields=["room", "guest_id"],
+                condition=models.Q(user__isnull=True),
+                name="room_mute_unique_guest",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) | ~models.Q(guest_id=""),
+                name="room_mute_has_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.guest_id} muted in {self.room}"
 
 
 class ChatMessage(models.Model):

@@ -37,7 +37,7 @@ from rooms.exceptions import (
     RoomNameTakenError,
     RoomNotFoundError,
 )
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
+from rooms.models import ChatMessage, ModerationAction, Room, RoomBan, RoomMute
 from rooms.passwords import check_room_password, hash_room_password
 from users.models import User
 
@@ -73,10 +73,11 @@ def _as_actor(who: ActorLike) -> rules.Actor:
 
 
 def room_view(room: Room, *, owner_guest_id: str = "") -> rules.RoomView:
-    """The rules' view of ``room``; a guest owner lives only in presence."""
+    """The rules' view of ``room``; a guest owner lives only in presence (the real-time layer
+    passes it, or sets ``room.live_owner_guest_id``)."""
     return rules.RoomView(
         owner_user_id=room.owner_id,
-        owner_guest_id=owner_guest_id,
+        owner_guest_id=owner_guest_id or room.live_owner_guest_id,
         is_lobby=room.is_lobby,
         is_public=room.is_public,
         allow_guests=room.allow_guests,
@@ -531,21 +532,46 @@ def mute_in_room(
     reason: str = "",
     source: str,
 ) -> ModerationAction:
-    """Check and record a mute (it lives in presence); returns the record with its expiry."""
+    """Mute ``target`` in ``room`` (replacing any mute in force); returns the record, whose
+    ``expires_at`` is when it ends (None: until lifted)."""
     _check_source(source)
     check_can_moderate_member(who, room, target)
-    return _record_on_target(
-        who, Action.MUTE, source, room, target, _clean_reason(reason), _expiry(duration_seconds)
-    )
+    expires_at = _expiry(duration_seconds)
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        RoomMute.objects.update_or_create(
+            room=room,
+            **_subject_fields(target),
+            defaults={"expires_at": expires_at},
+        )
+        return _record_on_target(who, Action.MUTE, source, room, target, reason, expires_at)
 
 
 def unmute_in_room(
     who: ActorLike, room: Room, target: rules.Actor, *, reason: str = "", source: str
 ) -> ModerationAction:
-    """Check and record lifting a mute."""
+    """Lift ``target``'s mute in ``room`` and record it."""
     _check_source(source)
     check_can_moderate_member(who, room, target)
-    return _record_on_target(who, Action.UNMUTE, source, room, target, _clean_reason(reason))
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        RoomMute.objects.filter(room=room, **_subject_fields(target)).delete()
+        return _record_on_target(who, Action.UNMUTE, source, room, target, reason)
+
+
+def _subject_fields(target: rules.Actor) -> dict[str, Any]:
+    if target.user_id is not None:
+        return {"user_id": target.user_id}
+    if not target.guest_id:
+        raise InvalidArgumentError("Name a user or a guest id.")
+    return {"user__isnull": True, "guest_id": target.guest_id}
+
+
+def active_mute(room: Room, target: rules.Actor) -> RoomMute | None:
+    """``target``'s mute in ``room`` if one is in force (its ``expires_at`` None: until
+    lifted); expired mutes do not count."""
+    mutes = RoomMute.objects.filter(room=room, **_subject_fields(target))
+    return mutes.filter(_unexpired()).first()
 
 
 def _record_on_target(

@@ -221,6 +221,23 @@ async def test_muted_member_shows_as_muted_to_later_joiners(
     assert {m.session_id: m.muted for m in state.members}[member.session_id] is True
 
 
+async def test_mute_survives_leaving_and_rejoining(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner, member, guest = await room_with(connect, connect_user)
+    await owner.send(moderate=moderate(MUTE, member, duration_seconds=600))
+    await guest.expect("member_updated")
+    await member.send(leave_room=pb.LeaveRoom())
+    state = await member.join("club")
+    assert {m.session_id: m.muted for m in state.members}[member.session_id] is True
+    assert (await refused(member, chat=pb.ChatSend(text="back"))).code == pb.ERROR_CODE_MUTED
+    await owner.send(moderate=moderate(UNMUTE, member))
+    await guest.expect("member_updated")
+    await member.drain(0.05)
+    await member.send(chat=pb.ChatSend(text="free"))
+    assert (await guest.expect("chat")).text == "free"
+
+
 # --- ownership -------------------------------------------------------------------------------
 
 

@@ -277,6 +277,25 @@ async def test_a_guest_inherits_when_no_registered_member_is_left(
     assert quotas[-1] == 1800
 
 
+async def test_a_guest_heir_may_act_as_owner(connect: Connect, connect_user: ConnectUser) -> None:
+    owner = await connect_user()
+    await owner.join("guest-run", create_if_missing=True)
+    heir, other = await connect(), await connect()
+    await heir.join("guest-run")
+    await other.join("guest-run")
+    await owner.close()
+    await other.expect("member_updated")
+    assert other.user is not None
+    await heir.send(
+        moderate=pb.Moderate(action=pb.MODERATION_ACTION_KICK, target_user_id=other.user.id)
+    )
+    removed = await other.expect("removed")
+    assert removed.reason == pb.REMOVAL_REASON_KICKED
+    await heir.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(chat_enabled=False)))
+    updated = await heir.expect("room_updated")
+    assert updated.room.settings.chat_enabled is False
+
+
 async def test_empty_non_persistent_room_is_deleted_after_the_grace_period(
     connect: Connect, connect_user: ConnectUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
