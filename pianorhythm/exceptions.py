@@ -40,3 +40,9 @@ class RateLimitedError(DomainError):
     code = "RATE_LIMITED"
     http_status = 429
     default_message = "Too many attempts; wait a moment and try again."
+
+
+class UnauthenticatedError(DomainError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+    default_message = "Sign in first."

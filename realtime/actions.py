@@ -17,7 +17,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from pianorhythm.exceptions import DomainError, ForbiddenError, InvalidArgumentError
+from pianorhythm.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
 from realtime import validation
 from realtime.codec import EncodedMessage
 from realtime.exceptions import ProtocolError
@@ -93,7 +93,7 @@ def _resolve_room(
             if not join.create_if_missing:
                 raise
             if session.identity.account_id is None:
-                raise ForbiddenError("Sign in to create rooms.") from None
+                raise UnauthenticatedError("Sign in to create rooms.") from None
             owner = User.objects.get(pk=session.identity.account_id)
             room_settings = _settings_dict(join.settings)
             room = rooms.create_room(owner, {"name": name, **room_settings})

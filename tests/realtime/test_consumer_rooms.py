@@ -87,7 +87,7 @@ async def test_joining_a_missing_room_without_create_is_room_not_found(
 async def test_guests_cannot_create_rooms(connect: Connect) -> None:
     guest = await connect()
     error = await refused(guest, join_room=pb.JoinRoom(room_name="mine", create_if_missing=True))
-    assert error.code == pb.ERROR_CODE_FORBIDDEN
+    assert error.code == pb.ERROR_CODE_UNAUTHENTICATED
     assert await stored_room("mine") is None
 
 
