@@ -202,7 +202,7 @@ async def after_member_left(
     if not remaining and not snapshot.persistent:
         asyncio.get_running_loop().call_later(
             EMPTY_ROOM_GRACE_SECONDS,
-            lambda: asyncio.ensure_future(_delete_if_still_empty(runtime, snapshot.id)),
+            lambda: asyncio.ensure_future(delete_if_still_empty(runtime, snapshot.id)),
         )
 
 
@@ -260,7 +260,7 @@ def _delete_abandoned(room_id: str) -> bool:
     return rooms.delete_abandoned_room(room_id)
 
 
-async def _delete_if_still_empty(runtime: Any, room_id: str) -> None:
+async def delete_if_still_empty(runtime: Any, room_id: str) -> None:
     try:
         if await runtime.presence.member_count(room_id) == 0 and await _delete_abandoned(room_id):
             await runtime.hub.publish(

@@ -44,7 +44,7 @@ UNAVAILABLE = (RedisError, OSError)
 def configure_runtime(runtime: Runtime) -> None:
     runtime.on_reaped = events.member_reaped
     runtime.on_forgotten = events.rejoin_local_members
-    runtime.on_tick = events.close_idle_sessions
+    runtime.on_tick = events.on_tick
 
 
 class PianoConsumer(AsyncConsumer):

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
@@ -31,6 +33,7 @@ from realtime.presence import MemberRecord
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import Runtime, current_runtime
 from realtime.session import PlayerSession
+from rooms import services as room_services
 from rooms import signals as room_signals
 from rooms.models import Room
 from users.models import User
@@ -241,3 +244,32 @@ async def close_idle_sessions(runtime: Runtime) -> None:
     for socket in runtime.hub.local_sockets():
         if isinstance(socket, PlayerSession) and now - socket.last_seen > limit:
             asyncio.get_running_loop().create_task(socket.close(4408))
+
+
+#: How often, and after how long unchanged, empty non-persistent rooms are swept away.
+ROOM_SWEEP_SECONDS = 60.0
+ROOM_SWEEP_AGE = timedelta(minutes=10)
+
+
+@database_sync_to_async
+def _stale_rooms() -> list[str]:
+    return room_services.stale_empty_room_candidates(ROOM_SWEEP_AGE)
+
+
+async def sweep_abandoned_rooms(runtime: Runtime) -> None:
+    """Delete rooms nobody uses that the leave-time grace deletion never saw (made over REST
+    and never joined, or emptied by a restart)."""
+    now = time.monotonic()
+    if now < runtime.next_room_sweep:
+        return
+    runtime.next_room_sweep = now + ROOM_SWEEP_SECONDS
+    candidates = await _stale_rooms()
+    counts = await runtime.presence.member_counts(candidates)
+    for room_id in candidates:
+        if counts.get(room_id, 0) == 0:
+            await actions.delete_if_still_empty(runtime, room_id)
+
+
+async def on_tick(runtime: Runtime) -> None:
+    await close_idle_sessions(runtime)
+    await sweep_abandoned_rooms(runtime)

@@ -38,6 +38,8 @@ class Runtime:
     #: Called after every heartbeat (idle sockets are closed from here).
     on_tick: Callable[[Runtime], Awaitable[None]] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: When (monotonic) the next sweep for abandoned rooms is due.
+    next_room_sweep: float = 0.0
 
     async def start(self) -> None:
         await self.presence.heartbeat(self.instance_id)

@@ -823,3 +823,12 @@ def delete_abandoned_room(room_id: uuid.UUID | str) -> bool:
         return False
     room.delete()
     return True
+
+
+def stale_empty_room_candidates(older_than: timedelta, limit: int = 500) -> list[str]:
+    """Ids of non-persistent rooms unchanged for ``older_than``: rooms made and never used,
+    or left empty across a restart. The real-time layer deletes those presence says are empty.
+    """
+    cutoff = timezone.now() - older_than
+    stale = Room.objects.filter(persistent=False, updated_at__lt=cutoff)
+    return [str(pk) for pk in stale.values_list("pk", flat=True)[:limit]]
