@@ -12,12 +12,14 @@ send one, so another site's page cannot ride a player's session (SECURITY.md cas
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
@@ -90,6 +92,18 @@ def _user_from_ticket_owner(user_id: int) -> User:
     return user
 
 
+def _session(scope: dict[str, Any]) -> SessionBase | None:
+    """The browser session named by the cookie (loaded lazily, in a worker thread, by
+    ``get_user``); kept in ``scope["session"]`` as Channels' session middleware would."""
+    key = scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+    if not key or len(key) > 64:
+        return None
+    store: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
+    session = store(session_key=key)
+    scope["session"] = session
+    return session
+
+
 async def authenticate(scope: dict[str, Any]) -> Identity:
     """The identity a WebSocket handshake may act as, or ``HandshakeRefusedError``."""
     query_string = bytes(scope.get("query_string", b""))
@@ -114,7 +128,7 @@ async def authenticate(scope: dict[str, Any]) -> Identity:
         check_origin(origin, cookie_auth=False)
         return identity_for_user(await _user_from_ticket_owner(user_id))
 
-    session: Any = scope.get("session")
+    session = _session(scope)
     session_key: str = (session.session_key or "") if session is not None else ""
     check_origin(origin, cookie_auth=bool(session_key))
     if session_key:
@@ -124,7 +138,7 @@ async def authenticate(scope: dict[str, Any]) -> Identity:
 
     if not settings.GUESTS_ALLOWED:
         raise HandshakeRefusedError("guests are not allowed")
-    guest_id = session.get(SESSION_GUEST_KEY) if session_key else None
+    guest_id = session.get(SESSION_GUEST_KEY) if session is not None and session_key else None
     if not isinstance(guest_id, str) or not is_guest_id(guest_id):
         guest_id = new_guest_id()
     return guest_identity(guest_id, session_key=session_key)

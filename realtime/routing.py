@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.sessions import SessionMiddlewareStack
+from channels.sessions import CookieMiddleware
 
 from realtime.consumers import PianoConsumer
 
 WEBSOCKET_PATH = "/ws/"
 
-_endpoint = SessionMiddlewareStack(PianoConsumer.as_asgi())
+# Cookies only: the handshake opens the session itself. Channels' session middleware would
+# also wrap every send of the socket, a cost on the hot path and a layer hiding Daphne's own
+# send (see realtime/backpressure.py).
+_endpoint = CookieMiddleware(PianoConsumer.as_asgi())
 
 
 async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:

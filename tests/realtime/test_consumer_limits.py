@@ -154,7 +154,7 @@ async def test_idle_socket_is_closed_with_4408_and_active_ones_are_not(
     await active.expect("time_sync")
     runtime = current_runtime()
     assert runtime is not None
-    assert runtime.on_tick is events.close_idle_sessions  # what each heartbeat runs
+    assert runtime.on_tick is events.on_tick  # each heartbeat runs close_idle_sessions
     await events.close_idle_sessions(runtime)
     assert await idle.expect_close() == 4408
     assert await active.drain(0.1) == []
