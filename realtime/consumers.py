@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from pianorhythm.exceptions import DomainError
 from realtime import actions, codec, events, handshake
+from realtime.backpressure import transport_probe
 from realtime.exceptions import ProtocolError
 from realtime.messages import now_ms, server
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
@@ -81,7 +82,13 @@ class PianoConsumer(AsyncConsumer):
             await self._close(CLOSE_TRY_LATER)
             return
         self.session = session = PlayerSession(
-            identity, encoding, runtime, self._send_frame, self._close, actions.apply_control
+            identity,
+            encoding,
+            runtime,
+            self._send_frame,
+            self._close,
+            actions.apply_control,
+            transport_probe(self.base_send),
         )
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         runtime.hub.connect(session)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from realtime import quotas
+from realtime.backpressure import TransportProbe
 from realtime.codec import EncodedMessage, Encoding, join_encoded
 from realtime.hub import ControlEvent
 from realtime.identity import Identity
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 #: Messages waiting for a socket that is not reading; past this it is disconnected.
 OUTBOX_LIMIT = 2000
+#: Bytes the interface server may hold for a socket that is not reading (where it says).
+SEND_BACKLOG_LIMIT = 512 * 1024
 CLOSE_SLOW_CONSUMER = 1008
 
 SendFrame = Callable[[bytes | str], Coroutine[Any, Any, None]]
@@ -44,6 +47,7 @@ class PlayerSession:
         send_frame: SendFrame,
         close_socket: Callable[[int], Coroutine[Any, Any, None]],
         on_control: ControlHandler,
+        transport: TransportProbe | None = None,
     ) -> None:
         self.session_id = secrets.token_hex(8)
         self.identity = identity
@@ -52,6 +56,7 @@ class PlayerSession:
         self._send_frame = send_frame
         self._close_socket = close_socket
         self._on_control = on_control
+        self._transport = transport
 
         self.room: RoomSnapshot | None = None
         self.muted_until: float | None = None  # time.time(); inf when until lifted
@@ -108,14 +113,22 @@ class PlayerSession:
         if self.closed:
             return
         if len(self._outbox) >= OUTBOX_LIMIT:
-            # The player is not reading: keeping their backlog would grow without bound.
-            self.closed = True
-            self._outbox.clear()
-            logger.info("session %s disconnected: outbox full", self.session_id)
-            asyncio.get_running_loop().create_task(self._close_socket(CLOSE_SLOW_CONSUMER))
+            self._disconnect_slow("outbox full")
             return
         self._outbox.append(message)
         self._wake.set()
+
+    def _disconnect_slow(self, why: str) -> None:
+        """The player is not reading: keeping their backlog would grow memory without bound."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.clear()
+        logger.info("session %s disconnected: %s", self.session_id, why)
+        if self._transport is not None:
+            self._transport.abort()
+        else:
+            asyncio.get_running_loop().create_task(self._close_socket(CLOSE_SLOW_CONSUMER))
 
     def control(self, topic: str, event: ControlEvent) -> None:
         if self.closed:
@@ -139,6 +152,9 @@ class PlayerSession:
             batch = list(self._outbox)
             self._outbox.clear()
             await self._send_frame(join_encoded(self.encoding, batch))
+            if self._transport is not None and self._transport.backlog() > SEND_BACKLOG_LIMIT:
+                self._disconnect_slow("send backlog over the limit")
+                return
 
     async def close(self, code: int) -> None:
         """Send what is queued (a ``removed`` notice, say), then close the socket."""

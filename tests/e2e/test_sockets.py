@@ -15,7 +15,8 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from realtime.client import PianoClient
+from realtime.client import PianoClient, note_event
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from tests.e2e.conftest import RedisServer, ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -75,9 +76,13 @@ async def test_thousand_idle_sockets_stay_open_for_a_minute(
     await asyncio.gather(*(c.close() for c in connections))
 
 
-def _raw_handshake(port: int) -> socket.socket:
-    """A WebSocket client by hand, so that it can stop answering pings."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+def _raw_handshake(port: int, rcvbuf: int | None = None) -> socket.socket:
+    """A WebSocket client by hand, so that it can stop answering pings or reading."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         (
@@ -141,3 +146,64 @@ async def test_redis_down_at_connect_is_a_clean_refusal(
         # 4013 where the interface server (Daphne) cannot send the standard 1013.
         assert error.rcvd.code in (1013, 4013)
     assert "Traceback" not in server.log_path.read_text()
+
+
+def _slow_reader(port: int, room: str) -> socket.socket:
+    """A player with a tiny receive window who joins ``room`` and then never reads."""
+    reader = _raw_handshake(port, rcvbuf=4096)
+    reader.sendall(_masked_text_frame(json.dumps({"joinRoom": {"roomName": room}})))
+    return reader
+
+
+async def test_player_who_stops_reading_is_disconnected_and_others_keep_hearing(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    from tests.e2e.test_multi_instance import create_room, register
+
+    server = server_process()
+    assert server.proc is not None
+    room = create_room(server, register(server, "slowhost"), unlimited_notes=True)
+    async with (
+        PianoClient.connect(server.ws_url) as watcher,
+        PianoClient.connect(server.ws_url) as player,
+        PianoClient.connect(server.ws_url) as listener,
+    ):
+        # The watcher follows the room's member count from the lobby list, away from the
+        # flood of notes; the listener is a member who reads everything.
+        await watcher.subscribe_room_list(True)
+        await watcher.next_message("room_list", timeout=10)
+        await player.join(room)
+        await listener.join(room)
+        slow = _slow_reader(server.port, room)
+        try:
+
+            def count_is(n: int) -> Callable[[pb.ServerMessage], bool]:
+                return lambda m: any(
+                    r.name == room and r.member_count == n for r in m.room_list.rooms
+                )
+
+            await watcher.next_message("room_list", timeout=10, where=count_is(3))
+            rss_before = rss_kib(server.proc.pid)
+            notes = [note_event("NOTE_ON", 21 + i % 88, 64, i % 1000) for i in range(300)]
+
+            async def play() -> None:
+                for _ in range(3000):
+                    await player.send_notes(notes)
+                    await asyncio.sleep(0.01)
+
+            flood = asyncio.create_task(play())
+            try:
+                await watcher.next_message("room_list", timeout=30, where=count_is(2))
+            finally:
+                flood.cancel()
+            growth = rss_kib(server.proc.pid) - rss_before
+            print(f"server RSS grew {growth} KiB while the slow player was connected")
+            assert growth < 64 * 1024
+            # The listener is still served: a small batch played now reaches it.
+            await player.send_notes(notes[:3])
+            relayed = await listener.next_message(
+                "note_batch", timeout=20, where=lambda m: len(m.note_batch.notes) == 3
+            )
+            assert relayed.note_batch.session_id == player.session_id
+        finally:
+            slow.close()
