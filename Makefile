@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 # before they are buffered: the consumer's own limit is the same.
 DAPHNE_FLAGS ?= --websocket-max-message-size 65536 --websocket-max-frame-size 65536
 
-.PHONY: run serve test lint format typecheck pytest migrate proto superuser clean
+.PHONY: run serve test lint format typecheck pytest migrate proto vendor superuser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +45,29 @@ lint: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+$(VENV)/.bench: bench/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+## bench: fan-out benchmark (DESIGN.md §6), < 15 min; writes bench/results/<date>.{json,md}
+bench: $(VENV)/.dev $(VENV)/.bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 ## proto: regenerate realtime/proto's Python code and type stubs from the .proto (commit them)
 proto: $(VENV)/.dev
 	$(BIN)/python -m grpc_tools.protoc -I realtime/proto --python_out=realtime/proto \
 		--pyi_out=realtime/proto realtime/proto/pianorhythm/v1/protocol.proto
+
+## vendor: refresh the web client's protobuf.js (pinned) from the npm registry (needs npm)
+PROTOBUFJS_VERSION := 8.8.1
+vendor:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent protobufjs@$(PROTOBUFJS_VERSION) >/dev/null) && \
+	tar -xzf "$$tmp/protobufjs-$(PROTOBUFJS_VERSION).tgz" -C "$$tmp" && \
+	mkdir -p static/vendor/protobufjs && \
+	cp "$$tmp/package/dist/protobuf.min.js" "$$tmp/package/dist/protobuf.min.js.map" \
+		"$$tmp/package/LICENSE" static/vendor/protobufjs/ && \
+	echo "static/vendor/protobufjs: protobufjs $(PROTOBUFJS_VERSION)"
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

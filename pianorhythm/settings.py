@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
+from analytics.access import parse_networks
+from analytics.logs import logging_config
 from pianorhythm import devkeys
 from pianorhythm.env import env_bool, env_float, env_int, env_list, env_str, require
 
@@ -50,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "csp",
     "channels",
     "users",
     "rooms",
@@ -59,7 +64,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request id and user id in every log line of the request; the access log line.
+    "analytics.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -251,6 +259,23 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 X_FRAME_OPTIONS = "DENY"
+# Every response gets a Content-Security-Policy: scripts, styles and connections from this
+# site only, nothing inline and no eval. CSP Level 3 lets 'self' match ws:/wss: to this host.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "media-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
@@ -271,10 +296,36 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Logging ------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Everything goes to stdout through one handler that adds the request id, user id, session
+# id and room, and removes passwords, tokens, tickets and chat text (analytics.logs).
+# LOG_FORMAT=json (production default): one JSON object per line; text: readable lines.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO").upper())
+
+# --- Errors, metrics and statistics (analytics) ---------------------------------------------
+# Sentry reports errors only when SENTRY_DSN is set, with no personal data (analytics.errors).
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from analytics.errors import init_sentry, sample_rate_from_env
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        release=env_str("SENTRY_RELEASE", f"pianorhythm@{VERSION}"),
+        sample_rate=sample_rate_from_env("SENTRY_SAMPLE_RATE", 1.0),
+        traces_sample_rate=sample_rate_from_env("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+    )
+
+# /metrics answers these addresses and CIDR blocks (the client address honours NUM_PROXIES),
+# and any client sending "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+try:
+    METRICS_ALLOWED_NETWORKS = parse_networks(METRICS_ALLOWED_IPS)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc}") from None
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# Statistics counted in memory are written to the database this often (analytics.stats).
+STATS_FLUSH_SECONDS = env_float("STATS_FLUSH_SECONDS", 10.0)
+if not 0.1 <= STATS_FLUSH_SECONDS <= 10.0:
+    raise ImproperlyConfigured("STATS_FLUSH_SECONDS must be between 0.1 and 10")

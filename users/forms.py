@@ -162,3 +162,36 @@ class LiftBanForm(forms.Form):
     reason = forms.CharField(
         max_length=services.REASON_MAX, required=False, help_text="Recorded in the log."
     )
+
+
+class ProfileForm(forms.Form):
+    """The profile page: how others see you. Saved by ``services.update_profile``."""
+
+    display_name = forms.CharField(
+        max_length=32,
+        required=False,
+        strip=False,
+        help_text="Shown to other players; your username if empty.",
+    )
+    color = forms.CharField(
+        label="Colour",
+        max_length=7,
+        help_text="Your keys light up in this colour for everyone in the room.",
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    status_text = forms.CharField(label="Status", max_length=128, required=False, strip=False)
+    bio = forms.CharField(
+        max_length=2000, required=False, strip=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def clean_display_name(self) -> str:
+        return _checked(services.check_display_name, self.cleaned_data["display_name"])
+
+    def clean_color(self) -> str:
+        return _checked(services.check_color, self.cleaned_data["color"])
+
+    def clean_status_text(self) -> str:
+        return _checked(services.check_status_text, self.cleaned_data["status_text"])
+
+    def clean_bio(self) -> str:
+        return _checked(services.check_bio, self.cleaned_data["bio"])

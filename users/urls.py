@@ -18,4 +18,5 @@ page_patterns: list[URLPattern | URLResolver] = [
     path("login/", views.LoginPageView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.RegisterPageView.as_view(), name="register"),
+    path("profile/", views.ProfilePageView.as_view(), name="profile"),
 ]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,7 +24,7 @@ from rest_framework_simplejwt.views import TokenViewBase
 
 from users import services
 from users.exceptions import SiteBannedError
-from users.forms import LoginForm, RegisterForm
+from users.forms import LoginForm, ProfileForm, RegisterForm
 from users.models import User
 from users.serializers import (
     LoginSerializer,
@@ -202,3 +205,32 @@ class RegisterPageView(FormView):
             target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
         )
         return target if safe else resolve_url("home")
+
+
+def _page_user(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User):  # LoginRequiredMixin ran before; keeps the type checker honest
+        raise PermissionDenied
+    return user
+
+
+class ProfilePageView(LoginRequiredMixin, FormView):
+    """Edit how others see you: display name, colour, status and bio."""
+
+    template_name = "registration/profile.html"
+    form_class = ProfileForm
+
+    def get_initial(self) -> dict[str, Any]:
+        user = _page_user(self.request)
+        return {
+            "display_name": user.display_name,
+            "color": user.color,
+            "status_text": user.status_text,
+            "bio": user.bio,
+        }
+
+    def form_valid(self, form: ProfileForm) -> HttpResponse:
+        user = _page_user(self.request)
+        services.update_profile(user, **form.cleaned_data)
+        messages.success(self.request, "Profile saved.")
+        return HttpResponseRedirect(resolve_url("profile"))

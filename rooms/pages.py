@@ -1,0 +1,73 @@
+"""The web client's pages: the lobby (home), a room, and the protocol schema the browser loads.
+
+The pages are shells: everything live (the room list, the keyboard, chat) comes over the
+WebSocket, decoded in the browser with the very ``.proto`` file the server uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from realtime.handshake import SESSION_GUEST_KEY
+from realtime.identity import is_guest_id, new_guest_id
+from rooms import rules
+
+PROTOCOL_FILE: Path = (
+    Path(settings.BASE_DIR) / "realtime" / "proto" / "pianorhythm" / "v1" / "protocol.proto"
+)
+
+
+def give_guest_id(request: HttpRequest) -> None:
+    """Keep a guest id in an anonymous visitor's session.
+
+    The socket handshake reads it, so a guest stays the same ``Guest-xxxx`` (and can be
+    moderated as one) across reconnects and pages of one browser session.
+    """
+    if request.user.is_authenticated:
+        return
+    current = request.session.get(SESSION_GUEST_KEY)
+    if not (isinstance(current, str) and is_guest_id(current)):
+        request.session[SESSION_GUEST_KEY] = new_guest_id()
+
+
+def _page_context(request: HttpRequest) -> dict[str, object]:
+    return {
+        "room_limits": {
+            "min_members": rules.MIN_MEMBERS,
+            "max_members": rules.MAX_MEMBERS,
+            "name_max": rules.NAME_MAX_LENGTH,
+            "chat_max": rules.CHAT_MAX_LENGTH,
+            "welcome_max": rules.WELCOME_MAX_LENGTH,
+            "password_max": rules.PASSWORD_MAX_LENGTH,
+        },
+    }
+
+
+@require_safe
+def lobby(request: HttpRequest) -> HttpResponse:
+    """Home: the live room list and the create-room form."""
+    give_guest_id(request)
+    return render(request, "rooms/lobby.html", _page_context(request))
+
+
+@require_safe
+def room(request: HttpRequest, name: str) -> HttpResponse:
+    """A room: the keyboard, members and chat. Whether it exists is the socket's answer."""
+    if not name.strip() or len(name) > rules.NAME_MAX_LENGTH:
+        raise Http404("No such room.")
+    give_guest_id(request)
+    return render(request, "rooms/room.html", {**_page_context(request), "room_name": name})
+
+
+@require_safe
+def protocol_schema(request: HttpRequest) -> FileResponse:
+    """The protocol's ``.proto`` file, read from where the server's own code is generated
+    from, so the browser can never speak a stale schema."""
+    response = FileResponse(PROTOCOL_FILE.open("rb"), content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
