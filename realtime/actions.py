@@ -17,6 +17,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from analytics import metrics, stats
+from analytics.logs import bind_log_context
 from pianorhythm.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
 from realtime import validation
 from realtime.codec import EncodedMessage
@@ -139,8 +141,19 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
             snapshot = snapshot.with_owner(owner)
         session.room = snapshot
         session.muted_until = muted_until
+        session.joined_at = time.monotonic()
         await runtime.hub.subscribe(room_topic(room_id), session)
         members = await runtime.presence.members(room_id)
+        _count_local_rooms(runtime)
+        identity = session.identity
+        stats.recorder.record_join(
+            user_id=identity.account_id,
+            guest_id=identity.user_id if identity.is_guest else "",
+            room_id=room_id,
+            room_name=snapshot.name,
+            members=len(members),
+        )
+        bind_log_context(room=snapshot.name)
         session.send(
             server(
                 room_state=pb.RoomState(
@@ -175,12 +188,28 @@ async def leave_current_room(session: PlayerSession) -> None:
     session.room = None
     runtime = session.runtime
     await runtime.hub.unsubscribe(room_topic(snapshot.id), session)
+    _count_local_rooms(runtime)
+    identity = session.identity
+    stats.recorder.record_leave(
+        time.monotonic() - session.joined_at,
+        user_id=identity.account_id,
+        guest_id=identity.user_id if identity.is_guest else "",
+        room_id=snapshot.id,
+        room_name=snapshot.name,
+    )
+    bind_log_context(room=None)
     result = await runtime.presence.leave(snapshot.id, session.session_id)
     session.refresh_quota_tier()
     if result.removed:
         await after_member_left(
             session.runtime, snapshot, session.user_id, session.session_id, result.remaining
         )
+
+
+def _count_local_rooms(runtime: Any) -> None:
+    rooms, members = runtime.hub.room_load()
+    metrics.set_active_rooms(rooms)
+    metrics.set_room_members(members)
 
 
 async def after_member_left(
@@ -287,6 +316,7 @@ async def _publish_summary(session: PlayerSession, snapshot: RoomSnapshot, count
 
 
 async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
+    received = time.perf_counter()
     room = session.room
     if room is None:
         raise ProtocolError("NOT_IN_ROOM", "Join a room first.")
@@ -295,6 +325,8 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
         raise ProtocolError(refusal, "You cannot play in this room now.")
     cleaned = validation.clean_note_batch(batch, now_ms())
     allowed = session.note_quota.spend(len(cleaned.notes), time.monotonic())
+    if allowed < len(cleaned.notes):
+        metrics.rate_limited("NOTE_QUOTA")
     if allowed == 0:
         return
     notes = cleaned.notes if allowed == len(cleaned.notes) else cleaned.notes[:allowed]
@@ -305,6 +337,10 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
         room_topic(room.id),
         EncodedMessage(server(note_batch=relayed)),
         exclude_session=session.session_id,
+    )
+    metrics.notes_relayed(allowed, time.perf_counter() - received)
+    stats.recorder.record_notes(
+        allowed, user_id=session.identity.account_id, room_id=room.id, room_name=room.name
     )
 
 
@@ -340,10 +376,15 @@ async def chat(session: PlayerSession, send: pb.ChatSend) -> None:
     privileged = session.is_owner or session.identity.is_site_moderator
     limiter = session.chat_limit_privileged if privileged else session.chat_limit
     if not limiter.allow(time.monotonic()):
+        metrics.rate_limited("CHAT")
         raise ProtocolError("RATE_LIMITED", "You are sending messages too fast.")
     text = validation.clean_chat_text(send.text)
     line = await _post_chat(session, room_id, text)
     await session.runtime.hub.publish(room_topic(room_id), EncodedMessage(server(chat=line)))
+    room_name = session.room.name if session.room is not None else ""
+    stats.recorder.record_chat(
+        user_id=session.identity.account_id, room_id=room_id, room_name=room_name
+    )
 
 
 async def time_sync(session: PlayerSession, sync: pb.TimeSync) -> None:

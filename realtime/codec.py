@@ -175,21 +175,27 @@ class EncodedMessage:
     not be changed after it is wrapped.
     """
 
-    __slots__ = ("_json_frame", "_json_message", "_message", "_proto_frame")
+    __slots__ = ("_json_frame", "_json_message", "_message", "_proto_frame", "kind")
 
-    def __init__(self, message: pb.ServerMessage | None, proto_frame: bytes | None = None) -> None:
+    def __init__(
+        self, message: pb.ServerMessage | None, proto_frame: bytes | None = None, kind: str = ""
+    ) -> None:
         self._message = message
         self._proto_frame: bytes | None = proto_frame
+        #: The ServerMessage field that is set ("note_batch", ...), for counting.
+        if not kind and message is not None:
+            kind = message.WhichOneof("kind") or ""
+        self.kind = kind
         self._json_message: str | None = None
         self._json_frame: str | None = None
 
     @classmethod
-    def from_proto_frame(cls, proto_frame: bytes) -> EncodedMessage:
+    def from_proto_frame(cls, proto_frame: bytes, kind: str = "") -> EncodedMessage:
         """Wrap the binary one-message ServerFrame another process encoded.
 
         The message itself is decoded only if a JSON socket needs it.
         """
-        return cls(None, proto_frame)
+        return cls(None, proto_frame, kind)
 
     @property
     def message(self) -> pb.ServerMessage:

@@ -17,6 +17,8 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from analytics import metrics, stats
+from analytics.logs import bind_log_context
 from pianorhythm.exceptions import DomainError
 from realtime import actions, codec, events, handshake
 from realtime.backpressure import transport_probe
@@ -93,6 +95,9 @@ class PianoConsumer(AsyncConsumer):
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         runtime.hub.connect(session)
         session.start()
+        metrics.connection_opened()
+        stats.recorder.record_session(user_id=identity.account_id)
+        bind_log_context(session_id=session.session_id, user_id=identity.account_id)
         session.send(
             server(
                 welcome=pb.Welcome(
@@ -121,9 +126,11 @@ class PianoConsumer(AsyncConsumer):
         session.last_seen = now
         verdict = session.flood.check(now)
         if verdict is FloodVerdict.CLOSE:
+            metrics.rate_limited("FLOOD")
             await session.close(CLOSE_FLOOD)
             return
         if verdict is FloodVerdict.DROP:
+            metrics.rate_limited("FLOOD")
             # One RATE_LIMITED per run of dropped frames: answering each would echo the flood.
             if not session.flood_noticed:
                 session.flood_noticed = True
@@ -133,16 +140,20 @@ class PianoConsumer(AsyncConsumer):
         try:
             client_message = codec.decode_client(session.encoding, text, data)
         except ProtocolError as exc:
+            metrics.protocol_error(exc.code)
             if session.bad_frames.record(now):
                 await session.close(CLOSE_BAD_FRAMES)
                 return
             session.send(codec.error_message(exc.code, exc.message))
             return
         request = client_message.WhichOneof("kind") or ""
+        metrics.message_received(request)
         try:
             await actions.handle(session, client_message)
         except DomainError as exc:
-            session.send(codec.error_message(actions.error_code_of(exc), exc.message, request))
+            code = actions.error_code_of(exc)
+            metrics.protocol_error(code)
+            session.send(codec.error_message(code, exc.message, request))
         except UNAVAILABLE as exc:
             logger.warning("real-time %s: presence unavailable (%s)", request, exc)
             notice = "The server is briefly unavailable; try again in a moment."
@@ -156,6 +167,7 @@ class PianoConsumer(AsyncConsumer):
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         session = self.session
         if session is not None:
+            metrics.connection_closed()
             session.stop()
             runtime = session.runtime
             runtime.hub.disconnect(session)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 
+from analytics import metrics
 from realtime.codec import EncodedMessage
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,11 @@ class Hub:
     def local_sockets(self) -> Iterable[Subscriber]:
         return tuple(self._sockets.values())
 
+    def room_load(self) -> tuple[int, int]:
+        """(rooms, room members) with subscribers on this process, for the metrics."""
+        rooms = [subs for topic, subs in self._topics.items() if topic.startswith("room.")]
+        return len(rooms), sum(len(subs) for subs in rooms)
+
     # -- publishing -----------------------------------------------------------------------------
 
     async def publish(
@@ -135,6 +141,7 @@ class Hub:
                     "origin": self.instance_id,
                     "topic": topic,
                     "frame": message.proto_frame,
+                    "kind": message.kind,
                     "exclude": exclude_session or "",
                 },
             )
@@ -153,9 +160,12 @@ class Hub:
         subscribers = self._topics.get(topic)
         if not subscribers:
             return
+        sent = 0
         for session_id, socket in tuple(subscribers.items()):
             if session_id != exclude_session:
                 socket.deliver(message)
+                sent += 1
+        metrics.message_sent(message.kind, sent)
 
     def _control(self, topic: str, event: ControlEvent) -> None:
         targets = self._sockets if topic == EVERYWHERE else self._topics.get(topic, {})
@@ -196,7 +206,8 @@ class Hub:
         topic = str(message.get("topic", ""))
         if kind == "hub.message":
             exclude = message.get("exclude") or None
-            self._deliver(topic, EncodedMessage.from_proto_frame(message["frame"]), exclude)
+            encoded = EncodedMessage.from_proto_frame(message["frame"], message.get("kind", ""))
+            self._deliver(topic, encoded, exclude)
         elif kind == "hub.control":
             self._control(topic, message["event"])
         else:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from analytics import metrics
 from realtime import quotas
 from realtime.backpressure import TransportProbe
 from realtime.codec import EncodedMessage, Encoding, join_encoded
@@ -59,6 +60,7 @@ class PlayerSession:
         self._transport = transport
 
         self.room: RoomSnapshot | None = None
+        self.joined_at = 0.0  # time.monotonic() of entering the current room
         self.muted_until: float | None = None  # time.time(); inf when until lifted
         self.watching_room_list = False
         #: Serialises state changes (join, leave, removal) between frames and control events.
@@ -123,6 +125,8 @@ class PlayerSession:
         if self.closed:
             return
         self.closed = True
+        metrics.outbound_dropped(len(self._outbox))
+        metrics.slow_client_disconnected()
         self._outbox.clear()
         logger.info("session %s disconnected: %s", self.session_id, why)
         if self._transport is not None:

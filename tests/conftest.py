@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -57,3 +57,14 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_statistics() -> Iterator[None]:
+    # Statistics are counted in memory and written behind; a test sees only its own, and
+    # nothing is left to be flushed into a test database that is gone.
+    from analytics import stats
+
+    stats.recorder.discard()
+    yield
+    stats.recorder.discard()
