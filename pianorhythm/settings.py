@@ -136,15 +136,13 @@ if REDIS_URL:
         "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10),
         "health_check_interval": 15,
     }
+    # The pub/sub layer: a group is one Redis subscription per process and a group_send one
+    # PUBLISH, which is exactly the hub's shape (DESIGN.md §6); the list-based core layer
+    # costs a Lua script per send and a blocking pop per receive.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [_redis_host],
-                "prefix": REDIS_PREFIX,
-                "capacity": 1000,
-                "expiry": 30,
-            },
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [_redis_host], "prefix": REDIS_PREFIX},
         }
     }
     CACHES = {

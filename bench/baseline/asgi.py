@@ -1,6 +1,6 @@
 """ASGI entry point of the baseline: ``/ws/<room>/`` to the textbook consumer, HTTP to the
 project's Django (so the harness's readiness probe works). Serve with Daphne and REDIS_URL
-set (the project's settings then configure the Redis channel layer)::
+set (bench/baseline/settings.py then configures the textbook Redis channel layer)::
 
     REDIS_URL=redis://127.0.0.1:6379/0 daphne bench.baseline.asgi:application
 """
@@ -9,7 +9,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pianorhythm.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.baseline.settings"
 
 django_application = get_asgi_application()
 
