@@ -374,7 +374,7 @@ def _post_chat(session: PlayerSession, room_id: str, text: str) -> pb.ChatMessag
 async def chat(session: PlayerSession, send: pb.ChatSend) -> None:
     room_id = _room_id(session)
     privileged = session.is_owner or session.identity.is_site_moderator
-    limiter = session.chat_limit_privileged if privileged else session.chat_limit
+    limiter = session.chat_limit(privileged=privileged)
     if not limiter.allow(time.monotonic()):
         metrics.rate_limited("CHAT")
         raise ProtocolError("RATE_LIMITED", "You are sending messages too fast.")

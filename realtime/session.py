@@ -68,16 +68,17 @@ class PlayerSession:
 
         now = time.monotonic()
         self.note_quota = quotas.NoteQuota(quotas.LOBBY_TIER, now)
-        self.chat_limit = quotas.chat_limiter(privileged=False)
-        self.chat_limit_privileged = quotas.chat_limiter(privileged=True)
+        # Made on first use: most sockets never chat or send a bad frame, and a thousand
+        # idle sockets should cost as little as they can (DESIGN.md §6).
+        self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
+        self._bad_frames: quotas.BadFrameCounter | None = None
         self.flood = quotas.FloodGuard(now=now)
         #: Whether the current run of dropped frames has been answered with RATE_LIMITED.
         self.flood_noticed = False
-        self.bad_frames = quotas.BadFrameCounter()
         self.last_seen = now
 
         self._outbox: deque[EncodedMessage] = deque()
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -96,6 +97,19 @@ class PlayerSession:
     @property
     def is_owner(self) -> bool:
         return self.room is not None and self.room.owner_user_id == self.identity.user_id
+
+    def chat_limit(self, *, privileged: bool) -> quotas.SlidingWindowLimiter:
+        """This player's chat rate limit (owners and moderators have a larger one)."""
+        limiter = self._chat_limits.get(privileged)
+        if limiter is None:
+            limiter = self._chat_limits[privileged] = quotas.chat_limiter(privileged=privileged)
+        return limiter
+
+    @property
+    def bad_frames(self) -> quotas.BadFrameCounter:
+        if self._bad_frames is None:
+            self._bad_frames = quotas.BadFrameCounter()
+        return self._bad_frames
 
     @property
     def muted(self) -> bool:
@@ -118,7 +132,9 @@ class PlayerSession:
             self._disconnect_slow("outbox full")
             return
         self._outbox.append(message)
-        self._wake.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _disconnect_slow(self, why: str) -> None:
         """The player is not reading: keeping their backlog would grow memory without bound."""
@@ -142,8 +158,10 @@ class PlayerSession:
     async def _write_loop(self) -> None:
         try:
             while True:
-                await self._wake.wait()
-                self._wake.clear()
+                if not self._outbox:
+                    self._waiter = asyncio.get_running_loop().create_future()
+                    await self._waiter
+                    self._waiter = None
                 await self._flush()
         except asyncio.CancelledError:
             raise
