@@ -22,6 +22,8 @@ from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenViewBase
 
+from analytics.charts import activity_chart
+from analytics.services import user_stats as player_stats
 from users import services
 from users.exceptions import SiteBannedError
 from users.forms import LoginForm, ProfileForm, RegisterForm
@@ -228,6 +230,13 @@ class ProfilePageView(LoginRequiredMixin, FormView):
             "status_text": user.status_text,
             "bio": user.bio,
         }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        stats = player_stats(_page_user(self.request).username)
+        context["stats"] = stats
+        context["chart"] = activity_chart(stats.days)
+        return context
 
     def form_valid(self, form: ProfileForm) -> HttpResponse:
         user = _page_user(self.request)
