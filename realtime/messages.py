@@ -20,18 +20,7 @@ from rooms.models import ChatMessage, Room
 _ROLES = {"GUEST": pb.ROLE_GUEST, "MEMBER": pb.ROLE_MEMBER, "MODERATOR": pb.ROLE_MODERATOR}
 _ROLES["ADMIN"] = pb.ROLE_ADMIN
 
-SETTING_FIELDS = (
-    "max_members",
-    "is_public",
-    "allow_guests",
-    "chat_enabled",
-    "only_owner_can_play",
-    "only_owner_can_chat",
-    "unlimited_notes",
-    "welcome_message",
-    "color",
-    "persistent",
-)
+SETTING_FIELDS = rules.READABLE_SETTINGS
 
 
 def now_ms() -> float:

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from pianorhythm.exceptions import DomainError
-from rooms import services
+from rooms import rules, services
 from rooms.exceptions import BanNotFoundError, InvalidRoomSettingsError, RoomNameTakenError
 from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
 from users.models import User
@@ -38,19 +38,7 @@ BAN_DURATIONS = [
 ]
 
 # Room fields a moderator may change; name and password go through the rules as well.
-ROOM_SETTINGS_FIELDS = [
-    "name",
-    "max_members",
-    "is_public",
-    "allow_guests",
-    "chat_enabled",
-    "only_owner_can_play",
-    "only_owner_can_chat",
-    "unlimited_notes",
-    "welcome_message",
-    "color",
-    "persistent",
-]
+ROOM_SETTINGS_FIELDS = ["name", *rules.READABLE_SETTINGS]
 
 
 def _acting_user(request: HttpRequest) -> User:

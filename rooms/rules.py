@@ -33,6 +33,20 @@ BOOLEAN_SETTINGS = (
     "unlimited_notes",
     "persistent",
 )
+# The settings a room stores and shows, in the protocol's RoomSettings order (the password is
+# write-only and stored as a hash).
+READABLE_SETTINGS = (
+    "max_members",
+    "is_public",
+    "allow_guests",
+    "chat_enabled",
+    "only_owner_can_play",
+    "only_owner_can_chat",
+    "unlimited_notes",
+    "welcome_message",
+    "color",
+    "persistent",
+)
 # The protocol's RoomSettings plus the room name, which travels beside them.
 SETTINGS_FIELDS = frozenset(
     {"name", "max_members", "welcome_message", "color", "password", *BOOLEAN_SETTINGS}
