@@ -62,7 +62,23 @@ class RoomSerializer(serializers.ModelSerializer[Room]):
         return services.member_count(room)
 
 
-class RoomSettingsInputSerializer(serializers.Serializer[Any]):
+class StrictSerializer(serializers.Serializer[Any]):
+    """Refuses keys it does not know: a misplaced setting must not be silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [self.unknown_field_message(key)] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+    def unknown_field_message(self, key: str) -> str:
+        return "Unknown field."
+
+
+class RoomSettingsInputSerializer(StrictSerializer):
     """RoomSettings as written: every field optional; ``password`` "" clears it."""
 
     max_members = serializers.IntegerField(required=False)
@@ -80,11 +96,16 @@ class RoomSettingsInputSerializer(serializers.Serializer[Any]):
     )
 
 
-class RoomWriteSerializer(serializers.Serializer[Any]):
+class RoomWriteSerializer(StrictSerializer):
     """A room's name and settings, as sent to create (name required) or PATCH a room."""
 
     name = serializers.CharField(required=False, trim_whitespace=False)
     settings = RoomSettingsInputSerializer(required=False)
+
+    def unknown_field_message(self, key: str) -> str:
+        if key in RoomSettingsInputSerializer().fields:
+            return f'Unknown field; room settings go inside "settings": {{"{key}": ...}}.'
+        return "Unknown field."
 
     def changes(self) -> dict[str, Any]:
         """The validated input flattened to what ``services`` take."""

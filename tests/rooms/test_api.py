@@ -338,3 +338,24 @@ def test_bans_of_a_private_room_are_404_to_outsiders(authed_client: Authed, room
     room.is_public = False
     room.save()
     assert authed_client().get(url(room, "/bans")).status_code == 404
+
+
+def test_patch_with_a_setting_outside_settings_is_refused_and_changes_nothing(
+    make_user: Callable[..., User],
+    make_room: Callable[..., Room],
+    authed_client: Callable[[User | None], APIClient],
+) -> None:
+    owner = make_user()
+    room = make_room(owner=owner)
+    response = authed_client(owner).patch(
+        f"/api/v1/rooms/{room.pk}", {"chat_enabled": False}, format="json"
+    )
+    assert response.status_code == 400
+    assert "settings" in response.json()["fields"]["chat_enabled"][0]
+    room.refresh_from_db()
+    assert room.chat_enabled is True
+    response = authed_client(owner).patch(
+        f"/api/v1/rooms/{room.pk}", {"settings": {"loudness": 11}}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"]["settings"]["loudness"] == ["Unknown field."]
