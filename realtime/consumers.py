@@ -8,6 +8,7 @@ actions that use the database hop to a worker thread themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -39,15 +40,51 @@ CLOSE_BAD_FRAMES = 4400
 CLOSE_IDLE = 4408
 CLOSE_FLOOD = 4429
 CLOSE_TRY_LATER = 1013
+CLOSE_RESTARTING = 1012
+#: How long a stopping server gives each socket to say goodbye and leave its room.
+SHUTDOWN_SECONDS = 2.0
 
 #: Errors of the shared services behind presence and fan-out (Redis) being unreachable.
 UNAVAILABLE = (RedisError, OSError)
+
+
+async def depart(session: PlayerSession) -> None:
+    """Forget a socket: hub, room list, room; once, whichever way it ends."""
+    if session.departed:
+        return
+    session.departed = True
+    metrics.connection_closed()
+    session.stop()
+    runtime = session.runtime
+    runtime.hub.disconnect(session)
+    if session.watching_room_list:
+        await runtime.hub.unsubscribe(actions.ROOM_LIST_TOPIC, session)
+    try:
+        async with session.lock:
+            await actions.leave_current_room(session)
+    except UNAVAILABLE as exc:
+        # Presence forgets this member by itself: the instance's heartbeat covers it.
+        logger.warning("could not remove %s from its room: %s", session.describe(), exc)
+    except Exception:
+        logger.exception("could not remove %s from its room", session.describe())
+
+
+async def say_goodbye(runtime: Runtime) -> None:
+    """The server is stopping: tell every client to reconnect (1012, "service restart") and
+    take it out of its room now, so other instances show it gone at once."""
+    sessions = [s for s in runtime.hub.local_sockets() if isinstance(s, PlayerSession)]
+    for session in sessions:
+        if not session.closed:
+            await session.close(CLOSE_RESTARTING)
+    await asyncio.gather(*(depart(session) for session in sessions))
+    await stats.recorder.stop()
 
 
 def configure_runtime(runtime: Runtime) -> None:
     runtime.on_reaped = events.member_reaped
     runtime.on_forgotten = events.rejoin_local_members
     runtime.on_tick = events.on_tick
+    runtime.on_shutdown = say_goodbye
 
 
 class PianoConsumer(AsyncConsumer):
@@ -55,6 +92,27 @@ class PianoConsumer(AsyncConsumer):
     channel_layer_alias = "__no_channel_layer__"
 
     session: PlayerSession | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # The server is stopping (Daphne cancels every application on SIGTERM): leave the
+            # room now, so other instances see it at once, and tell the client to reconnect
+            # elsewhere (1012, "service restart") instead of dropping it.
+            await self._shut_down()
+            raise
+
+    async def _shut_down(self) -> None:
+        session = self.session
+        if session is None or session.closed:
+            return
+        try:
+            async with asyncio.timeout(SHUTDOWN_SECONDS):
+                await session.close(CLOSE_RESTARTING)
+                await depart(session)
+        except Exception as exc:
+            logger.warning("shutdown of %s incomplete: %s", session.describe(), exc)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -165,22 +223,8 @@ class PianoConsumer(AsyncConsumer):
     # -- leaving ------------------------------------------------------------------------------
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
-        session = self.session
-        if session is not None:
-            metrics.connection_closed()
-            session.stop()
-            runtime = session.runtime
-            runtime.hub.disconnect(session)
-            if session.watching_room_list:
-                await runtime.hub.unsubscribe(actions.ROOM_LIST_TOPIC, session)
-            try:
-                async with session.lock:
-                    await actions.leave_current_room(session)
-            except UNAVAILABLE as exc:
-                # Presence forgets this member by itself: the instance's heartbeat covers it.
-                logger.warning("could not remove %s from its room: %s", session.describe(), exc)
-            except Exception:
-                logger.exception("could not remove %s from its room", session.describe())
+        if self.session is not None:
+            await depart(self.session)
         raise StopConsumer()
 
     # -- socket I/O used by the session ------------------------------------------------------

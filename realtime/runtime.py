@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import sys
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -23,6 +27,8 @@ from realtime.presence import MemberRecord, PresenceStore, presence_from_setting
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 3.0
+#: How long a stopping server spends saying goodbye to its sockets before it stops anyway.
+SHUTDOWN_SECONDS = 3.0
 REAP_SECONDS = 5.0
 
 
@@ -37,6 +43,8 @@ class Runtime:
     on_forgotten: Callable[[], Awaitable[None]] | None = None
     #: Called after every heartbeat (idle sockets are closed from here).
     on_tick: Callable[[Runtime], Awaitable[None]] | None = None
+    #: Called when the server is told to stop (SIGTERM), before it drops its connections.
+    on_shutdown: Callable[[Runtime], Awaitable[None]] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     #: When (monotonic) the next sweep for abandoned rooms is due.
     next_room_sweep: float = 0.0
@@ -44,10 +52,42 @@ class Runtime:
     async def start(self) -> None:
         await self.presence.heartbeat(self.instance_id)
         await self.hub.start()
+        self._install_sigterm_handler()
         self.tasks = [
             asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat"),
             asyncio.create_task(self._reap_loop(), name="presence-reaper"),
         ]
+
+    def _install_sigterm_handler(self) -> None:
+        """Under Daphne, SIGTERM stops Twisted's reactor, which drops every connection before
+        the application hears of it. Run ``on_shutdown`` first, then hand the signal on."""
+        if (
+            self.on_shutdown is None
+            or "twisted.internet.reactor" not in sys.modules
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):
+            return
+        loop = asyncio.get_running_loop()
+        on_shutdown = self.on_shutdown
+
+        async def shut_down(signum: int, frame: Any) -> None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_SECONDS):
+                    await on_shutdown(self)
+            except Exception:
+                logger.warning("graceful shutdown incomplete", exc_info=True)
+            finally:
+                previous(signum, frame)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            # A second SIGTERM stops at once.
+            signal.signal(signal.SIGTERM, previous)
+            loop.call_soon_threadsafe(lambda: loop.create_task(shut_down(signum, frame)))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
 
     async def stop(self) -> None:
         for task in self.tasks:

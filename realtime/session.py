@@ -81,6 +81,8 @@ class PlayerSession:
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
+        #: Set once the socket has left the hub and its room (disconnect or shutdown).
+        self.departed = False
 
     # -- identity as the hub sees it ----------------------------------------------------------
 

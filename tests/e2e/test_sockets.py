@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from realtime.client import PianoClient, note_event
+from realtime.client import ClientClosedError, PianoClient, note_event
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from tests.e2e.conftest import RedisServer, ServerProcess
 
@@ -207,3 +208,34 @@ async def test_player_who_stops_reading_is_disconnected_and_others_keep_hearing(
             assert relayed.note_batch.session_id == player.session_id
         finally:
             slow.close()
+
+
+async def test_sigterm_tells_clients_to_reconnect_and_leaves_rooms_at_once(
+    server_process: Callable[..., ServerProcess], redis_server: RedisServer
+) -> None:
+    env = {"REDIS_URL": redis_server.url}
+    stopping, staying = server_process(env), server_process(env)
+    async with (
+        PianoClient.connect(stopping.ws_url) as leaving,
+        PianoClient.connect(staying.ws_url) as observer,
+    ):
+        await observer.join("lobby")
+        await leaving.join("lobby")
+        await observer.next_message("member_joined", timeout=10)
+        assert stopping.proc is not None
+        started = asyncio.get_running_loop().time()
+        stopping.kill(signal.SIGTERM)
+        left = await observer.next_message(
+            "member_left",
+            timeout=10,
+            where=lambda m: m.member_left.session_id == leaving.session_id,
+        )
+        # Long before the other instances would reap it for a missing heartbeat (~10-15 s).
+        assert asyncio.get_running_loop().time() - started < 5
+        assert left.member_left.session_id == leaving.session_id
+        with pytest.raises(ClientClosedError):
+            await leaving.next_message("chat", timeout=10)  # none comes: it waits for the close
+        # 4012 where Daphne cannot send the standard 1012 ("service restart").
+        assert leaving.close_code in (1012, 4012)
+        stopping.proc.wait(timeout=20)
+    assert "Traceback" not in stopping.log_path.read_text()
