@@ -38,6 +38,7 @@ class RoomSnapshot:
     settings: dict[str, Any] = field(default_factory=dict)
     #: The stored owner (an account id as a string), or the live guest owner's id.
     owner_user_id: str = ""
+    _view: rules.RoomView | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, room: Room, owner_user_id: str | None = None) -> RoomSnapshot:
@@ -65,7 +66,15 @@ class RoomSnapshot:
         return bool(self.settings.get("persistent", False))
 
     def view(self) -> rules.RoomView:
-        """The rules' view of this room (ownership included, guests' too)."""
+        """The rules' view of this room (ownership included, guests' too), made once per
+        snapshot: every note batch is checked against it."""
+        view = self._view
+        if view is None:
+            view = self._make_view()
+            object.__setattr__(self, "_view", view)
+        return view
+
+    def _make_view(self) -> rules.RoomView:
         owner = self.owner_user_id
         return rules.RoomView(
             owner_user_id=int(owner) if owner and not is_guest_id(owner) else None,

@@ -21,7 +21,7 @@ from realtime.backpressure import TransportProbe
 from realtime.codec import EncodedMessage, Encoding, join_encoded
 from realtime.hub import ControlEvent
 from realtime.identity import Identity
-from realtime.messages import RoomSnapshot, server
+from realtime.messages import RoomSnapshot, actor_of, server
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import Runtime
 from rooms import rules
@@ -50,7 +50,8 @@ class PlayerSession:
         transport: TransportProbe | None = None,
     ) -> None:
         self.session_id = secrets.token_hex(8)
-        self.identity = identity
+        self._identity = identity
+        self._actor = actor_of(identity)
         self.encoding = encoding
         self.runtime = runtime
         self._send_frame = send_frame
@@ -91,10 +92,18 @@ class PlayerSession:
         return self.identity.user_id
 
     @property
-    def actor(self) -> rules.Actor:
-        from realtime.messages import actor_of
+    def identity(self) -> Identity:
+        return self._identity
 
-        return actor_of(self.identity)
+    @identity.setter
+    def identity(self, identity: Identity) -> None:
+        self._identity = identity
+        self._actor = actor_of(identity)
+
+    @property
+    def actor(self) -> rules.Actor:
+        """The rules' view of this player, kept with the identity (checked on every batch)."""
+        return self._actor
 
     @property
     def is_owner(self) -> bool:
