@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -25,6 +26,20 @@ _CODES: list[tuple[type[Exception], str]] = [
     (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
     (exceptions.Throttled, "RATE_LIMITED"),
 ]
+
+
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser, except that nesting deep enough to exhaust the decoder's stack is
+    a 400 like any other malformed body (``json`` raises RecursionError, which DRF's parser
+    lets through as a 500)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(
+                "JSON parse error - the body is nested too deeply."
+            ) from exc
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -299,3 +299,25 @@ def test_logout_with_a_bad_token_is_an_error(
     response = api_client.post("/api/v1/auth/logout", body, format="json")
     assert response.status_code in (400, 401)
     assert "code" in response.json()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/auth/token",
+        "/api/v1/auth/register",
+        "/api/v1/auth/token/refresh",
+        "/api/v1/auth/token/verify",
+        "/api/v1/auth/logout",
+        "/api/v1/rooms/",
+    ],
+)
+def test_deeply_nested_json_body_is_a_400_not_a_500(
+    make_user: Callable[..., User], path: str
+) -> None:
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(make_user())  # signed in, so that rooms/ reads the body
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_REQUEST"
