@@ -40,7 +40,7 @@ from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.session import PlayerSession
 from rooms import rules
 from rooms import services as rooms
-from rooms.exceptions import RoomFullError, RoomNotFoundError
+from rooms.exceptions import RoomForbiddenError, RoomFullError, RoomNotFoundError
 from rooms.models import ModerationAction, Room
 from users import rules as user_rules
 from users import services as users
@@ -62,10 +62,14 @@ _REMOVAL = {
 }
 
 
-def _room_id(session: PlayerSession) -> str:
+def _room(session: PlayerSession) -> RoomSnapshot:
     if session.room is None:
         raise ProtocolError("NOT_IN_ROOM", "Join a room first.")
-    return session.room.id
+    return session.room
+
+
+def _room_id(session: PlayerSession) -> str:
+    return _room(session).id
 
 
 # --- Joining and leaving ---------------------------------------------------------------------
@@ -540,14 +544,21 @@ def _moderate(
 
 
 def _account(user_id: str) -> User:
-    user = User.objects.filter(pk=int(user_id)).first() if user_id.isdigit() else None
+    """The account ``user_id`` names (already checked by ``validation.clean_player_id``)."""
+    user = User.objects.filter(pk=int(user_id)).first()
     if user is None:
         raise InvalidArgumentError("No such player.")
     return user
 
 
 async def moderate(session: PlayerSession, move: pb.Moderate) -> None:
-    room_id = _room_id(session)
+    snapshot = _room(session)
+    room_id = snapshot.id
+    # Permission first, from the room as this socket knows it: a player who may not moderate
+    # learns nothing about the target, and a hostile target id costs no database work.
+    if not rules.can_moderate(session.actor, snapshot.view()):
+        raise RoomForbiddenError()
+    validation.clean_player_id(move.target_user_id)
     runtime = session.runtime
     members = await runtime.presence.members(room_id)
     target = next((m for m in members if m.user_id == move.target_user_id), None)
@@ -566,11 +577,11 @@ async def moderate(session: PlayerSession, move: pb.Moderate) -> None:
             topic,
             {"kind": "muted", "user_id": move.target_user_id, "muted": muted, "until": until},
         )
-        snapshot = session.room
-        if snapshot is not None:
+        current = session.room
+        if current is not None:
             for record in members:
                 if record.user_id == move.target_user_id:
-                    await _publish_member(runtime, snapshot, record.session_id)
+                    await _publish_member(runtime, current, record.session_id)
     # BAN and GIVE_OWNERSHIP reach the sockets through the services' signals (realtime.events),
     # the same path as a ban from the admin or the REST API.
 

@@ -13,6 +13,7 @@ Pure: no Django, no I/O.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 
 from realtime.exceptions import ProtocolError
@@ -111,6 +112,26 @@ def _clean_event(event: pb.NoteEvent) -> pb.NoteEvent | None:
         delay_ms=min(event.delay_ms, MAX_DELAY_MS),
         channel=min(event.channel, MAX_CHANNEL),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Player ids
+# --------------------------------------------------------------------------------------------
+
+_GUEST_ID_RE = re.compile(r"g-[0-9a-f]{16}")
+_ACCOUNT_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
+_MAX_ACCOUNT_ID = 2**63 - 1  # a BigAutoField
+
+
+def clean_player_id(user_id: str) -> str:
+    """``user_id`` if it can name a player (an account's id, or a guest id as the server
+    makes them); INVALID_ARGUMENT otherwise, before anything looks it up. ``str.isdigit``
+    is not enough: it accepts "²" and digits of other scripts, which ``int`` refuses."""
+    if _GUEST_ID_RE.fullmatch(user_id):
+        return user_id
+    if _ACCOUNT_ID_RE.fullmatch(user_id) and int(user_id) <= _MAX_ACCOUNT_ID:
+        return user_id
+    raise _invalid("targetUserId must be the id of a player.")
 
 
 # --------------------------------------------------------------------------------------------

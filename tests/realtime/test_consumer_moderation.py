@@ -3,6 +3,7 @@ uses) reaching live sockets (DESIGN.md §5; SECURITY.md cases 5, 7 and 9)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -487,3 +488,39 @@ async def test_unknown_moderation_action_is_invalid_argument(
         error = await refused(owner, moderate=moderate(action, member))
         assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
     assert await actions_recorded() == []
+
+
+GARBAGE_TARGETS = [
+    "²",
+    "١٢",
+    "9" * 5000,
+    "99999999999999999999",
+    "-1",
+    " 1",
+    "g-",
+    "g-" + "x" * 100,
+]
+
+
+async def test_moderate_with_a_garbage_target_id_is_refused_without_an_error_log(
+    connect: Connect, connect_user: ConnectUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner, member, _guest = await room_with(connect, connect_user)
+    for target in GARBAGE_TARGETS:
+        for action in (KICK, BAN, UNBAN, MUTE, UNMUTE, GIVE):
+            move = pb.Moderate(action=action, target_user_id=target)  # type: ignore[arg-type]
+            error = await refused(owner, moderate=move)
+            assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT, (target[:20], action)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert await actions_recorded() == []
+    assert kinds(await member.drain(0.1)) == []
+
+
+async def test_moderate_by_a_non_owner_is_forbidden_before_the_target_is_looked_at(
+    connect: Connect, connect_user: ConnectUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    _owner, member, _guest = await room_with(connect, connect_user)
+    for target in GARBAGE_TARGETS:
+        move = pb.Moderate(action=BAN, target_user_id=target)
+        assert (await refused(member, moderate=move)).code == pb.ERROR_CODE_FORBIDDEN
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -290,3 +290,18 @@ def test_bad_room_names_are_refused(name: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         validation.clean_room_name(name)
     assert caught.value.code == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("user_id", ["1", "42", str(2**63 - 1), "g-0123456789abcdef"])
+def test_player_ids_the_server_makes_are_accepted(user_id: str) -> None:
+    assert validation.clean_player_id(user_id) == user_id
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    ["", "0", "01", "²", "١٢", "-1", " 1", "1 ", "9" * 5000, str(2**63), "g-", "g-0123", "G-0"],
+)
+def test_player_ids_no_server_makes_are_invalid_argument(user_id: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        validation.clean_player_id(user_id)
+    assert caught.value.code == "INVALID_ARGUMENT"
