@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from analytics import metrics, stats
 from analytics.logs import bind_log_context
 from pianorhythm.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
-from realtime import validation
+from realtime import quotas, validation
 from realtime.codec import EncodedMessage
 from realtime.exceptions import ProtocolError
 from realtime.hub import ControlEvent, room_topic
@@ -52,7 +52,7 @@ ROOM_LIST_TOPIC = "roomlist"
 SOURCE = ModerationAction.Source.WEBSOCKET
 #: An empty room that is not persistent is deleted this long after its last member left.
 EMPTY_ROOM_GRACE_SECONDS = 30.0
-CURSOR_MIN_INTERVAL = 0.04
+CURSOR_MIN_INTERVAL = quotas.CURSOR_MIN_INTERVAL
 
 _REMOVAL = {
     "KICKED": pb.REMOVAL_REASON_KICKED,
@@ -190,6 +190,7 @@ async def leave_current_room(session: PlayerSession) -> None:
     if snapshot is None:
         return
     session.room = None
+    session.cancel_pending_cursor()
     runtime = session.runtime
     await runtime.hub.unsubscribe(room_topic(snapshot.id), session)
     _count_local_rooms(runtime)
@@ -349,10 +350,36 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
 
 
 async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
-    room = session.room
-    if room is None:
-        raise ProtocolError("NOT_IN_ROOM", "Join a room first.")
-    x, y = validation.clean_cursor(move.x, move.y)
+    """Relay a cursor move, at most one per CURSOR_MIN_INTERVAL per socket: a move that comes
+    sooner replaces the one waiting and is sent when its turn comes."""
+    room = _room(session)
+    position = validation.clean_cursor(move.x, move.y)
+    wait = session.cursor_gate.delay(time.monotonic())
+    if wait == 0.0:
+        session.cancel_pending_cursor()
+        await _publish_cursor(session, room, position)
+        return
+    session.pending_cursor = position
+    if session.cursor_timer is None:
+        loop = asyncio.get_running_loop()
+        session.cursor_timer = loop.call_later(
+            wait, lambda: loop.create_task(_send_pending_cursor(session, room))
+        )
+
+
+async def _send_pending_cursor(session: PlayerSession, room: RoomSnapshot) -> None:
+    session.cursor_timer = None
+    position, session.pending_cursor = session.pending_cursor, None
+    if position is None or session.closed or session.room is None or session.room.id != room.id:
+        return
+    session.cursor_gate.delay(time.monotonic())
+    await _publish_cursor(session, room, position)
+
+
+async def _publish_cursor(
+    session: PlayerSession, room: RoomSnapshot, position: tuple[float, float]
+) -> None:
+    x, y = position
     await session.runtime.hub.publish(
         room_topic(room.id),
         EncodedMessage(server(cursor=pb.CursorMoved(session_id=session.session_id, x=x, y=y))),

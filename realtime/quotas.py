@@ -8,6 +8,7 @@ rules are tested with a fake clock and a socket's limits cost no system call of 
   sustained flood closes the socket (4429).
 - ``chat_limiter``: chat messages per member, 4 per 4 s (owner and moderators 10).
 - ``BadFrameCounter``: malformed frames per socket; too many in a window close it (4400).
+- ``IntervalGate``: at most one event per interval (cursor moves); later ones wait their turn.
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ class SlidingWindowLimiter:
         return True
 
 
+#: Cursor moves relayed per socket: at most one per this many seconds (25 a second).
+CURSOR_MIN_INTERVAL = 0.04
+
 CHAT_LIMIT = 4
 CHAT_LIMIT_PRIVILEGED = 10
 CHAT_WINDOW = 4.0
@@ -238,3 +242,22 @@ class FloodGuard:
             self._closed = True
             return FloodVerdict.CLOSE
         return FloodVerdict.DROP
+
+
+class IntervalGate:
+    """At most one event per ``interval`` seconds. An event that comes too soon is not refused
+    but told how long to wait; the caller keeps only the latest of those (a cursor's newest
+    position) and sends it then, so the last move always arrives."""
+
+    def __init__(self, interval: float) -> None:
+        if not interval > 0:
+            raise ValueError(f"need interval > 0, got {interval}")
+        self.interval = interval
+        self._next = -math.inf
+
+    def delay(self, now: float) -> float:
+        """0.0 if an event may go at ``now`` (it is counted); else the seconds to wait."""
+        if now >= self._next:
+            self._next = now + self.interval
+            return 0.0
+        return self._next - now

@@ -73,6 +73,10 @@ class PlayerSession:
         self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
         self._bad_frames: quotas.BadFrameCounter | None = None
         self.flood = quotas.FloodGuard(now=now)
+        self._cursor_gate: quotas.IntervalGate | None = None
+        #: The newest cursor position waiting for its turn, and the timer that sends it.
+        self.pending_cursor: tuple[float, float] | None = None
+        self.cursor_timer: asyncio.TimerHandle | None = None
         #: Whether the current run of dropped frames has been answered with RATE_LIMITED.
         self.flood_noticed = False
         self.last_seen = now
@@ -115,6 +119,18 @@ class PlayerSession:
         if limiter is None:
             limiter = self._chat_limits[privileged] = quotas.chat_limiter(privileged=privileged)
         return limiter
+
+    @property
+    def cursor_gate(self) -> quotas.IntervalGate:
+        if self._cursor_gate is None:
+            self._cursor_gate = quotas.IntervalGate(quotas.CURSOR_MIN_INTERVAL)
+        return self._cursor_gate
+
+    def cancel_pending_cursor(self) -> None:
+        self.pending_cursor = None
+        if self.cursor_timer is not None:
+            self.cursor_timer.cancel()
+            self.cursor_timer = None
 
     @property
     def bad_frames(self) -> quotas.BadFrameCounter:
@@ -202,6 +218,7 @@ class PlayerSession:
 
     def stop(self) -> None:
         self.closed = True
+        self.cancel_pending_cursor()
         if self._writer is not None:
             self._writer.cancel()
 

@@ -508,7 +508,7 @@ async def test_moderate_with_a_garbage_target_id_is_refused_without_an_error_log
     owner, member, _guest = await room_with(connect, connect_user)
     for target in GARBAGE_TARGETS:
         for action in (KICK, BAN, UNBAN, MUTE, UNMUTE, GIVE):
-            move = pb.Moderate(action=action, target_user_id=target)  # type: ignore[arg-type]
+            move = pb.Moderate(action=action, target_user_id=target)
             error = await refused(owner, moderate=move)
             assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT, (target[:20], action)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

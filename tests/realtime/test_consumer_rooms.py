@@ -615,3 +615,22 @@ async def test_site_moderator_may_update_any_room_and_it_is_recorded(
         return list(ModerationAction.objects.values_list("action", flat=True))
 
     assert await recorded() == ["UPDATE_ROOM"]
+
+
+async def test_cursor_flood_is_relayed_at_most_once_per_interval_and_ends_where_it_stopped(
+    connect: Connect,
+) -> None:
+    alice, bob = await connect(), await connect()
+    await alice.join()
+    await bob.join()
+    await bob.drain(0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(60):
+        await alice.send(cursor=pb.Cursor(x=n, y=n / 2))
+    elapsed = loop.time() - started
+    moves = [m.cursor for m in await bob.drain(0.3) if m.WhichOneof("kind") == "cursor"]
+    # One at once, then at most one per CURSOR_MIN_INTERVAL, the last one delivered late.
+    assert 1 <= len(moves) <= 2 + (elapsed + 0.3) / actions.CURSOR_MIN_INTERVAL
+    assert len(moves) < 60
+    assert (moves[0].x, moves[-1].x, moves[-1].y) == (0.0, 59.0, 29.5)

@@ -12,6 +12,7 @@ from realtime.quotas import (
     BadFrameCounter,
     FloodGuard,
     FloodVerdict,
+    IntervalGate,
     NoteQuota,
     RateLimiter,
     SlidingWindowLimiter,
@@ -252,3 +253,17 @@ def test_flood_guard_stays_closed():
 def test_flood_guard_rejects_bad_parameters():
     with pytest.raises(ValueError, match="close_after"):
         FloodGuard(0.0, close_after=0)
+
+
+def test_interval_gate_lets_one_event_through_per_interval() -> None:
+    gate = IntervalGate(0.04)
+    assert gate.delay(10.0) == 0.0
+    assert gate.delay(10.01) == pytest.approx(0.03)
+    assert gate.delay(10.03) == pytest.approx(0.01)  # asking again does not push it back
+    assert gate.delay(10.04) == 0.0
+    assert gate.delay(10.05) == pytest.approx(0.03)
+
+
+def test_interval_gate_needs_a_positive_interval() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        IntervalGate(0)
