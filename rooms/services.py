@@ -444,6 +444,8 @@ def ban_from_room(
     check_can_moderate_member(actor, room, target)
     reason = _clean_reason(reason)
     expires_at = _expiry(duration_seconds)
+    # Replacing a ban is lifting it and banning again: rank applies to both.
+    _check_may_replace_ban(actor, room, active_ban(room, user_id=target.user_id, guest_id=guest_id))
     defaults = {"banned_by_id": actor.user_id, "reason": reason, "expires_at": expires_at}
     with transaction.atomic():
         if target_user is not None:
@@ -491,13 +493,16 @@ def unban_from_room(
     actor = _as_actor(who)
     _check_source(source)
     target = _target(target_user, guest_id)
-    if not rules.can_moderate(actor, room_view(room)):
-        raise RoomForbiddenError()
+    # Lifting a ban respects rank as setting one does: never one's own ban, only a player of
+    # lower rank, and only a ban set by someone who does not outrank the one lifting it.
+    check_can_moderate_member(actor, room, target)
     reason = _clean_reason(reason)
     bans = room.bans.filter(_ban_subject(target.user_id, guest_id))
-    if not bans.filter(_unexpired()).exists():
+    in_force = bans.filter(_unexpired()).select_related("banned_by").first()
+    if in_force is None:
         bans.delete()  # expired leftovers
         raise BanNotFoundError()
+    _check_may_replace_ban(actor, room, in_force)
     with transaction.atomic():
         bans.delete()
         record_moderation(
@@ -509,6 +514,17 @@ def unban_from_room(
             target_name=target.name or guest_id,
             reason=reason,
         )
+
+
+def _check_may_replace_ban(actor: rules.Actor, room: Room, ban: RoomBan | None) -> None:
+    """Raise RoomForbiddenError if ``ban`` was set by someone who outranks ``actor``: a room
+    owner cannot lift or shorten a ban a site moderator set."""
+    if ban is None or ban.banned_by is None:
+        return
+    author = ban.banned_by
+    view = room_view(room)
+    if rules.rank_in_room(actor_for_user(author), view) > rules.rank_in_room(actor, view):
+        raise RoomForbiddenError("A moderator set this ban; only a moderator can change it.")
 
 
 # --- Presence-side moderation (the sockets carry it out) ------------------------------------

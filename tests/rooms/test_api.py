@@ -359,3 +359,45 @@ def test_patch_with_a_setting_outside_settings_is_refused_and_changes_nothing(
     )
     assert response.status_code == 400
     assert response.json()["fields"]["settings"]["loudness"] == ["Unknown field."]
+
+
+def test_owner_cannot_lift_a_moderators_ban_of_themselves(
+    authed_client: Authed, owner: User, room: Room, moderator: User
+) -> None:
+    assert (
+        authed_client(moderator).post(url(room, "/bans"), {"username": "owner"}, format="json")
+    ).status_code == 201
+    response = authed_client(owner).delete(url(room, "/bans/owner"))
+    assert response.status_code == 403
+    assert response.json()["code"] == "FORBIDDEN"
+    assert RoomBan.objects.filter(user=owner).exists()
+    assert not ModerationAction.objects.filter(action="UNBAN").exists()
+
+
+def test_owner_cannot_lift_or_shorten_a_ban_a_moderator_set(
+    authed_client: Authed,
+    owner: User,
+    room: Room,
+    moderator: User,
+    make_user: Callable[..., User],
+) -> None:
+    make_user("troll")
+    body = {"username": "troll", "reason": "raid"}
+    assert authed_client(moderator).post(url(room, "/bans"), body, format="json").status_code == 201
+    owner_client = authed_client(owner)
+    assert owner_client.delete(url(room, "/bans/troll")).status_code == 403
+    shorter = {"username": "troll", "duration_seconds": 1}
+    assert owner_client.post(url(room, "/bans"), shorter, format="json").status_code == 403
+    ban = RoomBan.objects.get()
+    assert (ban.banned_by, ban.expires_at) == (moderator, None)
+    # The moderator (or a higher rank) still can.
+    assert authed_client(moderator).delete(url(room, "/bans/troll")).status_code == 204
+
+
+def test_owner_still_lifts_their_own_bans(
+    authed_client: Authed, owner: User, room: Room, make_user: Callable[..., User]
+) -> None:
+    make_user("troll")
+    client = authed_client(owner)
+    assert client.post(url(room, "/bans"), {"username": "troll"}, format="json").status_code == 201
+    assert client.delete(url(room, "/bans/troll")).status_code == 204
