@@ -7,7 +7,6 @@ batches and cursors, the hot path, touch no database and make no thread hop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -20,7 +19,7 @@ from channels.db import database_sync_to_async
 from analytics import metrics, stats
 from analytics.logs import bind_log_context
 from pianorhythm.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
-from realtime import quotas, validation
+from realtime import quotas, tasks, validation
 from realtime.codec import EncodedMessage
 from realtime.exceptions import ProtocolError
 from realtime.hub import ControlEvent, room_topic
@@ -234,9 +233,10 @@ async def after_member_left(
         await _pass_ownership(runtime, snapshot, remaining)
     await _publish_count(runtime, snapshot, len(remaining))
     if not remaining and not snapshot.persistent:
-        asyncio.get_running_loop().call_later(
+        tasks.spawn_later(
             EMPTY_ROOM_GRACE_SECONDS,
-            lambda: asyncio.ensure_future(delete_if_still_empty(runtime, snapshot.id)),
+            lambda: delete_if_still_empty(runtime, snapshot.id),
+            f"delete-empty-room-{snapshot.id}",
         )
 
 
@@ -361,9 +361,8 @@ async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
         return
     session.pending_cursor = position
     if session.cursor_timer is None:
-        loop = asyncio.get_running_loop()
-        session.cursor_timer = loop.call_later(
-            wait, lambda: loop.create_task(_send_pending_cursor(session, room))
+        session.cursor_timer = tasks.spawn_later(
+            wait, lambda: _send_pending_cursor(session, room), f"cursor-{session.session_id}"
         )
 
 

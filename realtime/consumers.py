@@ -151,11 +151,11 @@ class PianoConsumer(AsyncConsumer):
             transport_probe(self.base_send),
         )
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+        bind_log_context(session_id=session.session_id, user_id=identity.account_id)
         runtime.hub.connect(session)
         session.start()
         metrics.connection_opened()
         stats.recorder.record_session(user_id=identity.account_id)
-        bind_log_context(session_id=session.session_id, user_id=identity.account_id)
         session.send(
             server(
                 welcome=pb.Welcome(

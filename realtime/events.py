@@ -11,7 +11,6 @@ sockets), events still reach other processes through the channel layer when it i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -25,7 +24,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from realtime import actions
+from realtime import actions, tasks
 from realtime.codec import EncodedMessage
 from realtime.hub import EVERYWHERE, ControlEvent, room_topic
 from realtime.messages import RoomSnapshot, member_record, server
@@ -243,7 +242,7 @@ async def close_idle_sessions(runtime: Runtime) -> None:
     now = time.monotonic()
     for socket in runtime.hub.local_sockets():
         if isinstance(socket, PlayerSession) and now - socket.last_seen > limit:
-            asyncio.get_running_loop().create_task(socket.close(4408))
+            tasks.spawn(socket.close(4408), f"close-idle-{socket.session_id}")
 
 
 #: How often, and after how long unchanged, empty non-persistent rooms are swept away.

@@ -9,6 +9,7 @@ frame, and a player who stops reading is disconnected instead of growing memory.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from analytics import metrics
-from realtime import quotas
+from realtime import quotas, tasks
 from realtime.backpressure import TransportProbe
 from realtime.codec import EncodedMessage, Encoding, join_encoded
 from realtime.hub import ControlEvent
@@ -58,6 +59,8 @@ class PlayerSession:
         self._close_socket = close_socket
         self._on_control = on_control
         self._transport = transport
+        #: The consumer's context as of ``start`` (its log fields), for background tasks.
+        self._context = contextvars.Context()
 
         self.room: RoomSnapshot | None = None
         self.joined_at = 0.0  # time.monotonic() of entering the current room
@@ -145,6 +148,7 @@ class PlayerSession:
     # -- sending ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._context = contextvars.copy_context()
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.session_id}")
 
     def send(self, message: pb.ServerMessage) -> None:
@@ -175,12 +179,18 @@ class PlayerSession:
         if self._transport is not None:
             self._transport.abort()
         else:
-            asyncio.get_running_loop().create_task(self._close_socket(CLOSE_SLOW_CONSUMER))
+            tasks.spawn(self._close_socket(CLOSE_SLOW_CONSUMER), f"close-{self.session_id}")
 
     def control(self, topic: str, event: ControlEvent) -> None:
         if self.closed:
             return
-        asyncio.get_running_loop().create_task(self._on_control(self, topic, event))
+        # In this socket's own context (its log fields), never in that of whoever published
+        # the event: a signal receiver's async_to_sync context dies with its thread.
+        tasks.spawn(
+            self._on_control(self, topic, event),
+            f"control-{self.session_id}",
+            self._context.copy(),
+        )
 
     async def _write_loop(self) -> None:
         try:

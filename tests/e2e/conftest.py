@@ -157,6 +157,21 @@ class ServerProcess:
         except ValueError:
             return status, raw.decode(errors="replace")
 
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py *args`` against this instance's database and settings."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"manage.py {args[0]} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` (SIGKILL by default) and, for SIGKILL, wait until it is gone."""
         if self.proc is None or self.proc.poll() is not None:

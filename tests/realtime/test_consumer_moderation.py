@@ -524,3 +524,22 @@ async def test_moderate_by_a_non_owner_is_forbidden_before_the_target_is_looked_
         move = pb.Moderate(action=BAN, target_user_id=target)
         assert (await refused(member, moderate=move)).code == pb.ERROR_CODE_FORBIDDEN
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_moderator_banning_the_owner_over_the_socket_passes_the_crown(
+    connect: Connect, connect_user: ConnectUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner, member, guest = await room_with(connect, connect_user)
+    moderator = await connect_user(role=User.Role.MODERATOR)
+    await moderator.join("club")
+    for player in (owner, member, guest):
+        await player.drain(0.05)
+    await moderator.send(moderate=moderate(BAN, owner))
+    assert (await owner.expect("removed")).reason == pb.REMOVAL_REASON_BANNED
+    # The longest-present registered member holds the crown now; everyone is told.
+    assert member.user is not None
+    crowned = await guest.expect("member_updated")
+    while not crowned.member.is_owner:
+        crowned = await guest.expect("member_updated")
+    assert crowned.member.user.id == member.user.id
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
