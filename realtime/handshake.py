@@ -5,8 +5,9 @@ Credentials, in order: an ``Authorization: Bearer`` access JWT (bots), a ``?tick
 (the web client). Anything presented and invalid is refused; nothing presented makes a
 guest where guests are allowed. A refusal becomes HTTP 403, never a 500.
 
-The Origin header, when sent, must name an allowed host; a cookie-authenticated socket must
-send one, so another site's page cannot ride a player's session (SECURITY.md case 2).
+The Origin header, when sent, must be this site's own origin (scheme, host and port of the
+page, the host one of ALLOWED_HOSTS) or one of CSRF_TRUSTED_ORIGINS; a cookie-authenticated
+socket must send one, so another site's page cannot ride a player's session.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from realtime import tickets
@@ -50,17 +52,75 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-def check_origin(origin: str | None, *, cookie_auth: bool) -> None:
+def _origin_parts(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) origin, the default port filled in; None if it is
+    not one (``null``, junk, another scheme)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _scheme(scope: dict[str, Any]) -> str:
+    """The scheme the browser used: wss, or https as a TLS proxy reports it when the settings
+    say to trust that proxy's header (as Django's ``request.is_secure`` does)."""
+    if scope.get("scheme") in ("wss", "https"):
+        return "https"
+    proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy_header:
+        name, secure_value = proxy_header
+        header = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+        value = _header(scope, header)
+        if value is not None and value.split(",", 1)[0].strip() == secure_value:
+            return "https"
+    return "http"
+
+
+def _own_origin(scope: dict[str, Any]) -> tuple[str, str, int] | None:
+    """The origin of the page the socket is meant for: this site's scheme and the Host the
+    client connected to, if that host is one of ours."""
+    host = _header(scope, b"host")
+    if not host:
+        return None
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return _origin_parts(f"{_scheme(scope)}://{host}")
+
+
+def _trusted(origin: tuple[str, str, int]) -> bool:
+    """Whether ``origin`` is in CSRF_TRUSTED_ORIGINS (``https://*.example.com`` covers the
+    subdomains of example.com, as for Django's CSRF check)."""
+    scheme, host, port = origin
+    for entry in settings.CSRF_TRUSTED_ORIGINS:
+        wildcard = "://*." in entry
+        trusted = _origin_parts(entry.replace("://*.", "://", 1))
+        if trusted is None or trusted[0] != scheme or trusted[2] != port:
+            continue
+        if host == trusted[1] or (wildcard and is_same_domain(host, "." + trusted[1])):
+            return True
+    return False
+
+
+def check_origin(scope: dict[str, Any], *, cookie_auth: bool) -> None:
+    """Refuse a handshake whose Origin is not this site's own (scheme, host and port) nor a
+    trusted origin. Without an Origin, only a socket that does not ride a cookie passes:
+    bots send none, and a browser always does."""
+    origin = _header(scope, b"origin")
     if origin is None:
         if cookie_auth:
             raise HandshakeRefusedError("cookie-authenticated socket without an Origin header")
         return
-    host = urlsplit(origin).hostname if origin != "null" else None
-    if not host:
+    parts = _origin_parts(origin)
+    if parts is None:
         raise HandshakeRefusedError("unusable Origin header")
-    domain, _port = split_domain_port(host if ":" not in host else f"[{host}]")
-    if not validate_host(domain or host, settings.ALLOWED_HOSTS):
-        raise HandshakeRefusedError("Origin is not an allowed host")
+    if parts != _own_origin(scope) and not _trusted(parts):
+        raise HandshakeRefusedError("Origin is not this site's origin")
 
 
 def identity_for_user(user: User, session_key: str = "") -> Identity:
@@ -111,26 +171,24 @@ async def authenticate(scope: dict[str, Any]) -> Identity:
         raise HandshakeRefusedError("query string too long")
     # Blank values kept: "?ticket=" is a credential presented (and refused), not a guest.
     query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
-    origin = _header(scope, b"origin")
-
     authorization = _header(scope, b"authorization")
     if authorization is not None:
         kind, _, raw = authorization.partition(" ")
         if kind.lower() != "bearer" or not raw.strip():
             raise HandshakeRefusedError("malformed Authorization header")
-        check_origin(origin, cookie_auth=False)
+        check_origin(scope, cookie_auth=False)
         return identity_for_user(await _user_from_token(raw.strip()))
 
     if "ticket" in query:
         user_id = await tickets.aredeem_ticket(query["ticket"][0])
         if user_id is None:
             raise HandshakeRefusedError("unknown, expired or used ticket")
-        check_origin(origin, cookie_auth=False)
+        check_origin(scope, cookie_auth=False)
         return identity_for_user(await _user_from_ticket_owner(user_id))
 
     session = _session(scope)
     session_key: str = (session.session_key or "") if session is not None else ""
-    check_origin(origin, cookie_auth=bool(session_key))
+    check_origin(scope, cookie_auth=bool(session_key))
     if session_key:
         user = await get_user(scope)
         if isinstance(user, User) and user.is_authenticated:

@@ -19,6 +19,13 @@ from realtime.runtime import stop_runtime
 from users.models import User
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+#: Every real client sends the Host it connects to; the handshake compares Origin with it.
+HOST = (b"host", b"127.0.0.1:8000")
+
+
+def with_host(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with the Host header a client would send, unless they name one."""
+    return headers if any(name == b"host" for name, _ in headers) else [HOST, *headers]
 
 
 class Player:
@@ -127,7 +134,7 @@ async def connect(transactional_db: None) -> AsyncIterator[Connect]:
         communicator = WebsocketCommunicator(
             application,
             path,
-            headers=headers if headers is not None else [ORIGIN],
+            headers=with_host(headers if headers is not None else [ORIGIN]),
             subprotocols=[encoding.value],
         )
         connected, _ = await communicator.connect(timeout=5)

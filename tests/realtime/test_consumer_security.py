@@ -29,7 +29,7 @@ from pianorhythm.asgi import application
 from realtime import codec
 from realtime.handshake import SESSION_GUEST_KEY
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
-from tests.realtime.conftest import ORIGIN, Connect, ConnectUser, Player
+from tests.realtime.conftest import ORIGIN, Connect, ConnectUser, Player, with_host
 from users.models import User
 from users.services import issue_tokens
 
@@ -49,7 +49,7 @@ async def handshake(connect: Connect) -> AsyncIterator[Handshake]:
     async def attempt(
         headers: Headers | None = None, path: str = "/ws/"
     ) -> WebsocketCommunicator | None:
-        communicator = WebsocketCommunicator(application, path, headers=headers or [])
+        communicator = WebsocketCommunicator(application, path, headers=with_host(headers or []))
         connected, _ = await communicator.connect(timeout=5)
         if not connected:
             return None
@@ -464,3 +464,49 @@ async def test_unknown_session_cookie_is_a_guest_not_an_error(
 
 async def test_guest_with_a_foreign_origin_is_refused(handshake: Handshake) -> None:
     assert await handshake([EVIL_ORIGIN]) is None
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://127.0.0.1:6666",  # another port of the same host: another site
+        b"https://127.0.0.1:8000",  # another scheme
+        b"http://localhost:8000",  # an allowed host, but not the one the socket is for
+        b"http://127.0.0.1",  # the default port is another port
+    ],
+)
+async def test_session_cookie_from_another_origin_of_an_allowed_host_is_refused(
+    handshake: Handshake, account: User, origin: bytes
+) -> None:
+    cookie = await logged_in_cookie(account)
+    assert await handshake([(b"origin", origin), (b"cookie", cookie)]) is None
+
+
+async def test_allowed_hosts_wildcard_does_not_open_the_origin_check(
+    handshake: Handshake, account: User, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+    cookie = await logged_in_cookie(account)
+    assert await handshake([EVIL_ORIGIN, (b"cookie", cookie)]) is None
+    assert await handshake([ORIGIN, (b"cookie", cookie)]) is not None
+
+
+async def test_csrf_trusted_origins_may_open_sockets_with_the_session_cookie(
+    handshake: Handshake, account: User, settings: Any
+) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = ["https://play.example.com", "https://*.example.org"]
+    cookie = await logged_in_cookie(account)
+    for origin in (b"https://play.example.com", b"https://eu.example.org"):
+        assert await handshake([(b"origin", origin), (b"cookie", cookie)]) is not None
+    for origin in (b"http://play.example.com", b"https://example.org.evil.com"):
+        assert await handshake([(b"origin", origin), (b"cookie", cookie)]) is None
+
+
+async def test_origin_behind_a_tls_proxy_is_https_when_the_proxy_says_so(
+    handshake: Handshake, account: User, settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    cookie = await logged_in_cookie(account)
+    proxied = [(b"x-forwarded-proto", b"https"), (b"cookie", cookie)]
+    assert await handshake([(b"origin", b"https://127.0.0.1:8000"), *proxied]) is not None
+    assert await handshake([(b"origin", b"http://127.0.0.1:8000"), *proxied]) is None
