@@ -27,6 +27,27 @@ def _write_private(path: Path, data: bytes) -> None:
         tmp.unlink()
 
 
+def private_directory(path: Path) -> Path:
+    """``path``, made if missing, readable by this user only (new directories only: an
+    operator's existing directory keeps its mode)."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path``, created empty if missing, readable and writable by this user only.
+
+    For the SQLite database: SQLite creates it with the process umask (usually 0644, world-
+    readable) and gives its journal files the same mode, so it is made 0600 first.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    elif path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+    return path
+
+
 def dev_secret_key(directory: Path) -> str:
     path = directory / "dev-secret-key.txt"
     if not path.exists():

@@ -28,6 +28,7 @@ DEBUG = env_bool("DEBUG", True)
 VERSION = "0.1.0"
 
 if DEBUG:
+    devkeys.private_directory(VAR_DIR)
     SECRET_KEY = env_str("SECRET_KEY") or devkeys.dev_secret_key(VAR_DIR)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
     _jwt_private, _jwt_public = devkeys.dev_jwt_keys(VAR_DIR)
@@ -112,11 +113,11 @@ if DATABASE_URL:
         )
     }
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    devkeys.private_directory(VAR_DIR)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "db.sqlite3"),
+            "NAME": str(devkeys.private_file(VAR_DIR / "db.sqlite3")),
             "OPTIONS": {"timeout": 20},
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
         }

@@ -26,14 +26,18 @@ from django.utils.http import is_same_domain
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from realtime import tickets
-from realtime.identity import Identity, guest_identity, is_guest_id, new_guest_id
+from realtime.identity import (
+    GUEST_COOKIE,
+    Identity,
+    guest_id_from_cookie,
+    guest_identity,
+    new_guest_id,
+)
 from users.authentication import ActiveUserJWTAuthentication
 from users.models import User
 
 logger = logging.getLogger(__name__)
 
-#: Session key holding a browser session's guest id (set by the web pages).
-SESSION_GUEST_KEY = "realtime_guest_id"
 MAX_QUERY_STRING = 2048
 
 
@@ -196,7 +200,6 @@ async def authenticate(scope: dict[str, Any]) -> Identity:
 
     if not settings.GUESTS_ALLOWED:
         raise HandshakeRefusedError("guests are not allowed")
-    guest_id = session.get(SESSION_GUEST_KEY) if session is not None and session_key else None
-    if not isinstance(guest_id, str) or not is_guest_id(guest_id):
-        guest_id = new_guest_id()
+    # The web pages give an anonymous browser a signed guest cookie (rooms.pages).
+    guest_id = guest_id_from_cookie(scope.get("cookies", {}).get(GUEST_COOKIE)) or new_guest_id()
     return guest_identity(guest_id, session_key=session_key)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
+
+from django.core import signing
 
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
 GUEST_PREFIX = "g-"
 GUEST_COLOR = "#8a8f98"
+#: The signed cookie that keeps an anonymous browser the same guest across pages and
+#: reconnects. A cookie, not a session: an anonymous page view writes nothing to the database.
+GUEST_COOKIE = "pr_guest"
+_GUEST_ID_RE = re.compile(GUEST_PREFIX + r"[0-9a-f]{16}")
 
 _ROLES = {
     "GUEST": pb.ROLE_GUEST,
@@ -70,6 +77,22 @@ def new_guest_id() -> str:
 
 def is_guest_id(user_id: str) -> bool:
     return user_id.startswith(GUEST_PREFIX)
+
+
+def guest_cookie_value(guest_id: str) -> str:
+    """The signed value of the guest cookie for ``guest_id``."""
+    return signing.get_cookie_signer(salt=GUEST_COOKIE).sign(guest_id)
+
+
+def guest_id_from_cookie(value: str | None) -> str | None:
+    """The guest id a guest cookie holds, or None if it is missing, forged or malformed."""
+    if not value or len(value) > 128:
+        return None
+    try:
+        guest_id = signing.get_cookie_signer(salt=GUEST_COOKIE).unsign(value)
+    except signing.BadSignature:
+        return None
+    return guest_id if _GUEST_ID_RE.fullmatch(guest_id) else None
 
 
 def guest_identity(guest_id: str, session_key: str = "") -> Identity:

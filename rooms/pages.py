@@ -13,8 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from realtime.handshake import SESSION_GUEST_KEY
-from realtime.identity import is_guest_id, new_guest_id
+from realtime.identity import GUEST_COOKIE, guest_cookie_value, guest_id_from_cookie, new_guest_id
 from rooms import rules
 
 PROTOCOL_FILE: Path = (
@@ -22,17 +21,25 @@ PROTOCOL_FILE: Path = (
 )
 
 
-def give_guest_id(request: HttpRequest) -> None:
-    """Keep a guest id in an anonymous visitor's session.
+def give_guest_id(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Keep a guest id in an anonymous visitor's signed guest cookie.
 
     The socket handshake reads it, so a guest stays the same ``Guest-xxxx`` (and can be
-    moderated as one) across reconnects and pages of one browser session.
+    moderated as one) across reconnects and pages of one browser session. It lives in a
+    cookie that ends with the browser session, not in a session row: crawlers and one-off
+    visitors cost the database nothing.
     """
     if request.user.is_authenticated:
-        return
-    current = request.session.get(SESSION_GUEST_KEY)
-    if not (isinstance(current, str) and is_guest_id(current)):
-        request.session[SESSION_GUEST_KEY] = new_guest_id()
+        return response
+    if guest_id_from_cookie(request.COOKIES.get(GUEST_COOKIE)) is None:
+        response.set_cookie(
+            GUEST_COOKIE,
+            guest_cookie_value(new_guest_id()),
+            httponly=True,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+    return response
 
 
 def _page_context(request: HttpRequest) -> dict[str, object]:
@@ -51,8 +58,7 @@ def _page_context(request: HttpRequest) -> dict[str, object]:
 @require_safe
 def lobby(request: HttpRequest) -> HttpResponse:
     """Home: the live room list and the create-room form."""
-    give_guest_id(request)
-    return render(request, "rooms/lobby.html", _page_context(request))
+    return give_guest_id(request, render(request, "rooms/lobby.html", _page_context(request)))
 
 
 @require_safe
@@ -60,8 +66,8 @@ def room(request: HttpRequest, name: str) -> HttpResponse:
     """A room: the keyboard, members and chat. Whether it exists is the socket's answer."""
     if not name.strip() or len(name) > rules.NAME_MAX_LENGTH:
         raise Http404("No such room.")
-    give_guest_id(request)
-    return render(request, "rooms/room.html", {**_page_context(request), "room_name": name})
+    context = {**_page_context(request), "room_name": name}
+    return give_guest_id(request, render(request, "rooms/room.html", context))
 
 
 @require_safe

@@ -108,3 +108,24 @@ def test_production_has_debug_off_and_secure_cookies(production_env: dict[str, s
     result = _manage(["shell", "-v", "0", "-c", code], production_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "True", "True"]
+
+
+def test_embedded_database_and_keys_are_private_to_their_owner(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    result = _manage(["migrate", "-v", "0"], {"VAR_DIR": str(var_dir), "DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    assert var_dir.stat().st_mode & 0o777 == 0o700
+    for path in var_dir.iterdir():  # the database and the development keys
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
+    assert (var_dir / "db.sqlite3").stat().st_size > 0
+
+
+def test_an_existing_world_readable_database_is_made_private(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    var_dir.mkdir()
+    database = var_dir / "db.sqlite3"
+    database.touch(mode=0o644)
+    database.chmod(0o644)
+    result = _manage(["migrate", "-v", "0"], {"VAR_DIR": str(var_dir), "DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    assert database.stat().st_mode & 0o777 == 0o600

@@ -21,13 +21,12 @@ from channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from rest_framework.test import APIClient
 
 from pianorhythm.asgi import application
 from realtime import codec
-from realtime.handshake import SESSION_GUEST_KEY
+from realtime.identity import GUEST_COOKIE, guest_cookie_value
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from tests.realtime.conftest import ORIGIN, Connect, ConnectUser, Player, with_host
 from users.models import User
@@ -253,20 +252,21 @@ async def test_session_cookie_without_our_origin_is_refused(
     assert no_errors_logged(caplog)
 
 
-async def test_guest_in_a_browser_session_keeps_its_guest_id(handshake: Handshake) -> None:
-    @in_thread
-    def guest_session() -> str:
-        session = SessionStore()
-        session[SESSION_GUEST_KEY] = "g-0123456789abcdef"
-        session.create()
-        return str(session.session_key)
-
-    key = await guest_session()
-    headers = [ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode())]
+async def test_guest_with_the_pages_guest_cookie_keeps_its_guest_id(handshake: Handshake) -> None:
+    cookie = f"{GUEST_COOKIE}={guest_cookie_value('g-0123456789abcdef')}".encode()
     for _ in range(2):
-        communicator = await handshake(headers)
+        communicator = await handshake([ORIGIN, (b"cookie", cookie)])
         assert communicator is not None
         assert (await welcome_of(communicator)).user.id == "g-0123456789abcdef"
+
+
+@pytest.mark.parametrize("value", ["g-0123456789abcdef", "g-0123456789abcdef:forged", "junk"])
+async def test_forged_guest_cookie_gets_a_new_guest(handshake: Handshake, value: str) -> None:
+    communicator = await handshake([ORIGIN, (b"cookie", f"{GUEST_COOKIE}={value}".encode())])
+    assert communicator is not None
+    guest_id = (await welcome_of(communicator)).user.id
+    assert guest_id.startswith("g-")
+    assert guest_id != "g-0123456789abcdef"
 
 
 async def test_guest_without_credentials_gets_a_guest_identity(connect: Connect) -> None:

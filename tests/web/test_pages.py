@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 
-from realtime.handshake import SESSION_GUEST_KEY
-from realtime.identity import is_guest_id
+from realtime.identity import GUEST_COOKIE, guest_id_from_cookie, is_guest_id
 from rooms.pages import PROTOCOL_FILE
 from users.models import User
 
@@ -105,36 +105,50 @@ def test_swagger_ui_start_up_script_is_a_separate_file(db: None) -> None:
     assert "SwaggerUIBundle" in script.content.decode()
 
 
-def test_anonymous_visit_puts_a_guest_id_in_the_session(db: None) -> None:
+def _guest_id(client: Client) -> str | None:
+    cookie = client.cookies.get(GUEST_COOKIE)
+    return guest_id_from_cookie(cookie.value if cookie is not None else None)
+
+
+def test_anonymous_visit_gets_a_signed_guest_cookie(db: None) -> None:
     client = Client()
     client.get("/")
-    guest_id = client.session[SESSION_GUEST_KEY]
+    guest_id = _guest_id(client)
+    assert guest_id is not None
     assert is_guest_id(guest_id)
+    assert client.cookies[GUEST_COOKIE]["httponly"]
     client.get("/r/lobby")
     client.get("/")
-    assert client.session[SESSION_GUEST_KEY] == guest_id  # the same guest on every page
-    assert Client().session.get(SESSION_GUEST_KEY) is None  # no visit, no id
+    assert _guest_id(client) == guest_id  # the same guest on every page
     other = Client()
     other.get("/r/lobby")
-    assert other.session[SESSION_GUEST_KEY] != guest_id
+    assert _guest_id(other) not in (None, guest_id)
 
 
-def test_signed_in_visit_gets_no_guest_id(make_user: Callable[..., User]) -> None:
+def test_anonymous_page_views_store_no_session_rows(db: None) -> None:
+    for path in ("/", "/r/lobby", "/r/somewhere", "/accounts/login/", "/status/"):
+        for _ in range(3):
+            assert Client().get(path).status_code == 200
+    assert Session.objects.count() == 0
+
+
+def test_signed_in_visit_gets_no_guest_cookie(make_user: Callable[..., User]) -> None:
     make_user("alice")
     client = Client()
     assert client.login(username="alice", password=PASSWORD)
     client.get("/")
     client.get("/r/lobby")
-    assert SESSION_GUEST_KEY not in client.session
+    assert GUEST_COOKIE not in client.cookies
 
 
-def test_a_broken_guest_id_in_the_session_is_replaced(db: None) -> None:
+@pytest.mark.parametrize("value", ["not-a-guest", "g-0123456789abcdef", "g-x:forged"])
+def test_a_forged_or_broken_guest_cookie_is_replaced(db: None, value: str) -> None:
     client = Client()
-    session = client.session
-    session[SESSION_GUEST_KEY] = "not-a-guest"
-    session.save()
+    client.cookies[GUEST_COOKIE] = value
     client.get("/r/lobby")
-    assert is_guest_id(client.session[SESSION_GUEST_KEY])
+    guest_id = _guest_id(client)
+    assert guest_id is not None
+    assert guest_id != "g-0123456789abcdef"
 
 
 def test_protocol_schema_is_the_file_the_server_uses(db: None) -> None:
