@@ -89,7 +89,7 @@ def _resolve_room(
     """Find (or create) the room to enter and check the player may: in a worker thread."""
     name = join.room_name.strip()
     actor = session.actor
-    if not name or name.lower() == rules.LOBBY_NAME:
+    if _wants_lobby(join):
         room = rooms.lobby_with_space(lambda lobby: lobby_counts.get(str(lobby.pk), 0))
     else:
         try:
@@ -120,23 +120,55 @@ def _settings_dict(message: pb.RoomSettings) -> dict[str, Any]:
     return {f.name: value for f, value in message.ListFields()}
 
 
+#: Lobbies tried by one join before it gives up with ROOM_FULL.
+LOBBY_ATTEMPTS = 10
+#: What a lobby that refused this join counts as when choosing the next one.
+_SEEN_FULL = 1 << 30
+
+
+def _wants_lobby(join: pb.JoinRoom) -> bool:
+    name = join.room_name.strip()
+    return not name or name.lower() == rules.LOBBY_NAME
+
+
+async def _admit(
+    session: PlayerSession, join: pb.JoinRoom
+) -> tuple[Room, list[pb.ChatMessage], float | None, MemberRecord]:
+    """Find the room, check the player may enter and take a seat in presence.
+
+    A lobby that fills between choosing it and taking the seat (players crowding in at
+    once) is skipped for the next one, made if needed, instead of refusing the player.
+    """
+    runtime = session.runtime
+    wants_lobby = _wants_lobby(join)
+    full_lobbies: set[str] = set()
+    for _attempt in range(LOBBY_ATTEMPTS if wants_lobby else 1):
+        lobby_counts: dict[str, int] = {}
+        if wants_lobby:
+            lobby_counts = await runtime.presence.member_counts(await _lobby_ids())
+            lobby_counts.update(dict.fromkeys(full_lobbies, _SEEN_FULL))
+        room, chat, muted_until = await _resolve_room(session, join, lobby_counts)
+        record = member_record(
+            session.identity, session.session_id, runtime.instance_id, muted=muted_until is not None
+        )
+        result = await runtime.presence.join(str(room.pk), record, room.max_members)
+        if result.admitted:
+            return room, chat, muted_until, record
+        if not room.is_lobby:
+            break
+        full_lobbies.add(str(room.pk))
+    raise RoomFullError()
+
+
 async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
     async with session.lock:
         if session.room is not None:
             await leave_current_room(session)
         runtime = session.runtime
-        lobby_ids = await _lobby_ids()
-        lobby_counts = await runtime.presence.member_counts(lobby_ids)
-        room, chat, muted_until = await _resolve_room(session, join, lobby_counts)
+        room, chat, muted_until, record = await _admit(session, join)
         room_id = str(room.pk)
         owner = await runtime.presence.owner(room_id)
         snapshot = RoomSnapshot.of(room, owner)
-        record = member_record(
-            session.identity, session.session_id, runtime.instance_id, muted=muted_until is not None
-        )
-        result = await runtime.presence.join(room_id, record, snapshot.max_members)
-        if not result.admitted:
-            raise RoomFullError()
         if owner is None and not room.is_lobby:
             # The room comes alive: its stored owner (or, with none, its first member) owns it.
             owner = snapshot.owner_user_id or session.user_id

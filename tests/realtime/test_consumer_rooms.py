@@ -634,3 +634,15 @@ async def test_cursor_flood_is_relayed_at_most_once_per_interval_and_ends_where_
     assert 1 <= len(moves) <= 2 + (elapsed + 0.3) / actions.CURSOR_MIN_INTERVAL
     assert len(moves) < 60
     assert (moves[0].x, moves[-1].x, moves[-1].y) == (0.0, 59.0, 29.5)
+
+
+async def test_players_crowding_into_the_lobby_at_once_overflow_instead_of_being_refused(
+    connect: Connect,
+) -> None:
+    await in_thread(room_services.ensure_lobby)()
+    players = [await connect() for _ in range(65)]
+    states = await asyncio.gather(*(player.join("lobby") for player in players))
+    names = sorted(state.room.name for state in states)
+    assert names.count("lobby") == 30
+    assert names.count("lobby-2") == 30
+    assert names.count("lobby-3") == 5
