@@ -8,7 +8,7 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         # Connects the receivers that carry bans, room changes and logouts to live sockets.
         from realtime import events  # noqa: F401
-        from realtime.counts import live_member_counts
+        from realtime.counts import is_live_member, live_member_counts
         from rooms import services
 
-        services.set_member_counter(live_member_counts)
+        services.set_presence_reader(live_member_counts, is_live_member)

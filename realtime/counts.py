@@ -33,6 +33,31 @@ async def _counts(room_ids: Sequence[str]) -> dict[str, int]:
     return {}
 
 
+async def _is_present(room_id: str, user_id: str) -> bool:
+    runtime = current_runtime()
+    if runtime is not None:
+        members = await runtime.presence.members(room_id)
+    elif settings.REDIS_URL:
+        presence = RedisPresence(settings.REDIS_URL, prefix=settings.REDIS_PREFIX)
+        try:
+            members = await presence.members(room_id)
+        finally:
+            await presence.close()
+    else:
+        return False
+    return any(member.user_id == user_id for member in members)
+
+
+def is_live_member(room_id: str, user_id: str) -> bool:
+    """Whether ``user_id`` (an account id, or a guest id) has a socket in the room now.
+    False when presence cannot be reached: this decides who may read, so it fails closed."""
+    try:
+        return async_to_sync(_is_present)(room_id, user_id)
+    except Exception:
+        logger.warning("presence unavailable to check room membership", exc_info=True)
+        return False
+
+
 def live_member_counts(room_ids: Sequence[str]) -> dict[str, int]:
     """Members in each room now; rooms missing from the answer have none. Never raises:
     a REST listing is still worth having when presence cannot be reached."""

@@ -158,6 +158,20 @@ def can_see_room(actor: Actor, room: RoomView) -> bool:
     return room.is_public or room.is_lobby or can_moderate(actor, room)
 
 
+def can_read_history(actor: Actor, room: RoomView, *, present: bool, banned: bool) -> bool:
+    """Who may read a room's chat history and welcome message from outside it (REST).
+
+    A password room keeps them for those it let in: the owner, site moderators and whoever
+    is in the room now (``present``) and not banned. Other rooms show them to anyone who
+    may see the room.
+    """
+    if not can_see_room(actor, room):
+        return False
+    if not room.has_password or can_moderate(actor, room):
+        return True
+    return present and not banned
+
+
 def rank_in_room(actor: Actor, room: RoomView) -> int:
     """Higher ranks may moderate lower ones: member/guest < owner < moderator < admin."""
     if actor.is_site_moderator:

@@ -55,6 +55,13 @@ class RoomSerializer(serializers.ModelSerializer[Room]):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Room) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        # A password room's welcome message is for those it let in: the view says who.
+        if instance.has_password and not self.context.get("insider", False):
+            data["settings"]["welcome_message"] = ""
+        return data
+
     def get_member_count(self, room: Room) -> int:
         counts = self.context.get("member_counts")
         if counts is not None:

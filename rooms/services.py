@@ -144,20 +144,49 @@ def listed_rooms() -> QuerySet[Room]:
 
 
 MemberCounter = Callable[[Sequence[str]], dict[str, int]]
+#: Whether a player (an account id as a string, or a guest id) is in a room now.
+PresenceCheck = Callable[[str, str], bool]
 
 
 def _no_presence(room_ids: Sequence[str]) -> dict[str, int]:
     return {}
 
 
+def _nobody_present(room_id: str, user_id: str) -> bool:
+    return False
+
+
 _member_counter: MemberCounter = _no_presence
+_is_present: PresenceCheck = _nobody_present
 
 
-def set_member_counter(counter: MemberCounter) -> None:
-    """Where live member counts come from: the real-time layer's presence store plugs itself
-    in here at start-up, so rooms need not know about sockets."""
-    global _member_counter
+def set_presence_reader(counter: MemberCounter, is_present: PresenceCheck) -> None:
+    """Where live member counts and membership come from: the real-time layer's presence
+    store plugs itself in here at start-up, so rooms need not know about sockets."""
+    global _member_counter, _is_present
     _member_counter = counter
+    _is_present = is_present
+
+
+def can_read_history(who: ActorLike, room: Room) -> bool:
+    """Whether ``who`` may read ``room``'s chat history and welcome message (``rules``)."""
+    actor = _as_actor(who)
+    view = room_view(room)
+    if not room.has_password or rules.can_moderate(actor, view):
+        return rules.can_see_room(actor, view)
+    player = str(actor.user_id) if actor.user_id is not None else actor.guest_id
+    banned = active_ban(room, user_id=actor.user_id, guest_id=actor.guest_id) is not None
+    present = bool(player) and not banned and _is_present(str(room.pk), player)
+    return rules.can_read_history(actor, view, present=present, banned=banned)
+
+
+def get_room_with_history(who: ActorLike, room_id: uuid.UUID | str) -> Room:
+    """The room, if ``who`` may read its chat history; RoomNotFoundError otherwise, so that
+    a password room's history answers outsiders as a private room does."""
+    room = get_visible_room(who, room_id)
+    if not can_read_history(who, room):
+        raise RoomNotFoundError()
+    return room
 
 
 def member_counts(rooms: Iterable[Room]) -> dict[str, int]:

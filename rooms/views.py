@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.identity import GUEST_COOKIE, guest_id_from_cookie
 from rooms import rules, services
 from rooms.exceptions import InvalidRoomSettingsError
 from rooms.models import ChatMessage, ModerationAction, Room
@@ -41,6 +42,11 @@ ROOM_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
 def _actor(request: Request) -> rules.Actor:
+    """The signed-in user, or the guest of this browser (its guest cookie), or nobody."""
+    if not request.user.is_authenticated:
+        guest_id = guest_id_from_cookie(request.COOKIES.get(GUEST_COOKIE))
+        if guest_id is not None:
+            return services.guest_actor(guest_id)
     return services.actor_for_user(request.user)
 
 
@@ -80,7 +86,8 @@ class RoomListView(APIView):
             room = services.create_room(_user(request), body.changes())
         except InvalidRoomSettingsError as exc:
             raise _rule_errors(exc) from exc
-        return Response(RoomSerializer(room).data, status=status.HTTP_201_CREATED)
+        created = RoomSerializer(room, context={"insider": True}).data
+        return Response(created, status=status.HTTP_201_CREATED)
 
 
 class RoomDetailView(APIView):
@@ -93,8 +100,10 @@ class RoomDetailView(APIView):
         responses={200: RoomSerializer, 404: ErrorSerializer},
     )
     def get(self, request: Request, id: UUID) -> Response:
-        room = services.get_visible_room(_actor(request), id)
-        return Response(RoomSerializer(room).data)
+        actor = _actor(request)
+        room = services.get_visible_room(actor, id)
+        insider = services.can_read_history(actor, room)
+        return Response(RoomSerializer(room, context={"insider": insider}).data)
 
     @extend_schema(
         tags=TAGS,
@@ -117,7 +126,7 @@ class RoomDetailView(APIView):
             room = services.update_room(_user(request), room, body.changes(), API)
         except InvalidRoomSettingsError as exc:
             raise _rule_errors(exc) from exc
-        return Response(RoomSerializer(room).data)
+        return Response(RoomSerializer(room, context={"insider": True}).data)
 
     @extend_schema(
         tags=TAGS,
@@ -148,12 +157,14 @@ class RoomMessagesView(generics.ListAPIView[ChatMessage]):
     def get_queryset(self) -> QuerySet[ChatMessage]:
         if getattr(self, "swagger_fake_view", False):
             return ChatMessage.objects.none()
-        room = services.get_visible_room(_actor(self.request), self.kwargs["id"])
+        room = services.get_room_with_history(_actor(self.request), self.kwargs["id"])
         return room.messages.select_related("user").order_by("-id")
 
     @extend_schema(
         tags=TAGS,
         summary="Chat history, newest first (cursor-paginated)",
+        description="A password room's history is for its members (in the room now), its "
+        "owner and moderators; others get 404, as for a private room.",
         parameters=[ROOM_ID],
         responses={200: ChatMessageSerializer(many=True), 404: ErrorSerializer},
     )

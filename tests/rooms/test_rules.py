@@ -326,3 +326,17 @@ def test_next_owner_falls_back_to_the_longest_present_guest() -> None:
 
 def test_next_owner_of_an_empty_room_is_none() -> None:
     assert rules.next_owner([]) is None
+
+
+def test_password_room_history_is_for_those_it_let_in() -> None:
+    locked = RoomView(owner_user_id=1, has_password=True)
+    read = rules.can_read_history
+    assert read(OWNER, locked, present=False, banned=False)
+    assert read(MODERATOR, locked, present=False, banned=False)
+    assert read(MEMBER, locked, present=True, banned=False)
+    assert not read(MEMBER, locked, present=False, banned=False)
+    assert not read(MEMBER, locked, present=True, banned=True)
+    assert not read(GUEST, locked, present=False, banned=False)
+    assert read(GUEST, RoomView(owner_user_id=1), present=False, banned=False)
+    private = RoomView(owner_user_id=1, is_public=False)
+    assert not read(MEMBER, private, present=False, banned=False)
