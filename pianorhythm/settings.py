@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 (users.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pianorhythm.urls"
@@ -159,8 +162,25 @@ else:
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
-# The model backend, but sessions of site-banned users stop working at once.
-AUTHENTICATION_BACKENDS = ["users.backends.SiteBanAwareBackend"]
+# Wrong-password lockout first (django-axes), then the model backend, under which sessions
+# of site-banned users stop working at once.
+AUTHENTICATION_BACKENDS = [
+    "users.backends.LoginLockoutBackend",
+    "users.backends.SiteBanAwareBackend",
+]
+
+# Repeated wrong passwords lock out the address and the account on every login path (the
+# admin, the web page, the API) for a while: users.lockout.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "users.lockout.client_address"
+AXES_USERNAME_CALLABLE = "users.lockout.username_of"
+AXES_LOCKOUT_CALLABLE = "users.lockout.lockout_response"
+# A success must not reset an address's failures: an attacker would sign in to their own
+# account between guesses.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -176,6 +196,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 GUESTS_ALLOWED = env_bool("GUESTS_ALLOWED", True)
+# Proxies in front of the server: the client address is the one the outermost of them saw
+# (X-Forwarded-For), for throttles, lockouts, per-address limits and /metrics.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 # A socket that sends nothing (clients send time_sync every 20 s) for this long is closed.
 REALTIME_IDLE_SECONDS = env_int("REALTIME_IDLE_SECONDS", 120, minimum=10)
 
@@ -220,7 +243,7 @@ REST_FRAMEWORK = {
         "auth": env_str("THROTTLE_AUTH", "10/min"),
         "register": env_str("THROTTLE_REGISTER", "10/hour"),
     },
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PianoRhythm API",

@@ -24,7 +24,7 @@ from rest_framework_simplejwt.views import TokenViewBase
 
 from analytics.charts import activity_chart
 from analytics.services import user_stats as player_stats
-from users import services
+from users import lockout, services
 from users.exceptions import SiteBannedError
 from users.forms import LoginForm, ProfileForm, RegisterForm
 from users.models import User
@@ -62,6 +62,14 @@ class _TokenView(TokenViewBase):
     """simplejwt's base: no authentication, 401 (with WWW-Authenticate) on bad credentials."""
 
     def handle_exception(self, exc: Exception) -> Response:
+        if lockout.is_locked_out(self.request):  # repeated wrong passwords (users.lockout)
+            retry_after = lockout.retry_after_seconds()
+            body = {
+                "code": "RATE_LIMITED",
+                "message": lockout.LOCKED_OUT_MESSAGE,
+                "retry_after": retry_after,
+            }
+            return Response(body, status=429, headers={"Retry-After": str(retry_after)})
         if isinstance(exc, SiteBannedError):  # its end and reason are part of the answer
             until = exc.until.isoformat() if exc.until else None
             body = {"code": exc.code, "message": exc.message, "until": until, "reason": exc.reason}

@@ -224,14 +224,16 @@ def test_eleventh_login_attempt_in_a_minute_is_throttled(
     make_user: Callable[..., User], obtain: Callable[..., Any]
 ) -> None:
     make_user("alice")
-    statuses = [obtain("alice", f"guess-{n}").status_code for n in range(10)]
-    assert statuses == [401] * 10
-    response = obtain("alice")  # even the right password: the budget is spent
+    make_user("bob")
+    statuses = [obtain("alice", f"guess-{n}").status_code for n in range(9)]
+    assert statuses == [401] * 9
+    assert obtain("bob").status_code == 200  # the tenth attempt, a right one
+    response = obtain("bob")  # even the right password: the budget is spent
     assert response.status_code == 429
     body = response.json()
     assert body["code"] == "RATE_LIMITED"
     assert body["retry_after"] > 0
-    # Another address has its own budget.
+    # Another address has its own budget (alice's account is not locked: 9 failures).
     assert obtain("alice", REMOTE_ADDR="10.0.0.2").status_code == 200
 
 
