@@ -22,8 +22,9 @@ from pianorhythm.exceptions import DomainError, InvalidArgumentError, Unauthenti
 from realtime import quotas, tasks, validation
 from realtime.codec import EncodedMessage
 from realtime.exceptions import ProtocolError
+from realtime.handshake import identity_for_user
 from realtime.hub import ControlEvent, room_topic
-from realtime.identity import is_guest_id
+from realtime.identity import Identity, is_guest_id
 from realtime.messages import (
     RoomSnapshot,
     actor_of_record,
@@ -689,10 +690,11 @@ async def apply_control(session: PlayerSession, topic: str, event: ControlEvent)
         )
         await session.close(4403)
     elif kind == "credentials_revoked":
-        same_user = event.get("user_id") == session.user_id
-        key = event.get("session_key")
-        if same_user and (not key or key == session.identity.session_key):
+        if _credentials_match(session, event):
             await session.close(4401)
+    elif kind == "identity_changed":
+        if event.get("user_id") == session.user_id:
+            await refresh_identity(session)
     elif kind == "owner_changed":
         if session.room is not None and room_topic(session.room.id) == topic:
             session.room = session.room.with_owner(str(event["owner_user_id"]))
@@ -717,6 +719,56 @@ async def apply_control(session: PlayerSession, topic: str, event: ControlEvent)
                 session.muted_until = None
     else:
         logger.warning("ignored control event %r", kind)
+
+
+def _credentials_match(session: PlayerSession, event: ControlEvent) -> bool:
+    """Whether a revocation covers this socket: its account, and, when the event names one,
+    its browser session or its sign-in (a logout ends only that one)."""
+    if event.get("user_id") != session.user_id:
+        return False
+    identity = session.identity
+    key = event.get("session_key")
+    family = event.get("token_family")
+    if key:
+        return key == identity.session_key
+    if family:
+        return family == identity.token_family
+    return True
+
+
+@database_sync_to_async
+def _reload_identity(identity: Identity, account_id: int) -> Identity | None:
+    """The socket's identity as the account is now; None if it may no longer connect."""
+    user = User.objects.filter(pk=account_id).first()
+    if user is None or not user.is_active or user.is_site_banned:
+        return None
+    return identity_for_user(user, identity.session_key, identity.token_family)
+
+
+async def refresh_identity(session: PlayerSession) -> None:
+    """The account changed (role, name, colour) elsewhere: this socket takes its new identity,
+    and its room shows it."""
+    account_id = session.identity.account_id
+    if account_id is None:
+        return
+    async with session.lock:
+        identity = await _reload_identity(session.identity, account_id)
+        if identity is None:
+            await session.close(4401)
+            return
+        session.identity = identity
+        snapshot = session.room
+        if snapshot is None:
+            return
+        runtime = session.runtime
+        await runtime.presence.update_member(
+            snapshot.id,
+            session.session_id,
+            display_name=identity.display_name or identity.username,
+            color=identity.color,
+            role=identity.role,
+        )
+        await _publish_member(runtime, snapshot, session.session_id)
 
 
 Handler = Callable[[PlayerSession, Any], Awaitable[None]]

@@ -21,7 +21,6 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from realtime import actions, tasks
@@ -36,7 +35,7 @@ from rooms import services as room_services
 from rooms import signals as room_signals
 from rooms.models import Room
 from users.models import User
-from users.signals import site_ban_changed
+from users.signals import credentials_changed, identity_changed, sign_in_ended, site_ban_changed
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +112,22 @@ def on_logged_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -
     _run(_control, EVERYWHERE, event)
 
 
-@receiver(post_save, sender=User)
-def on_user_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
-    if created or instance.is_active:
-        return
-    event = {"kind": "credentials_revoked", "user_id": str(instance.pk), "session_key": ""}
+@receiver(credentials_changed)
+def on_credentials_changed(sender: Any, user_id: int, why: str, **kwargs: Any) -> None:
+    # A changed password, a deactivated or deleted account: every socket of it closes.
+    event = {"kind": "credentials_revoked", "user_id": str(user_id)}
     _run(_control, EVERYWHERE, event)
+
+
+@receiver(sign_in_ended)
+def on_sign_in_ended(sender: Any, user_id: int, family: str, **kwargs: Any) -> None:
+    event = {"kind": "credentials_revoked", "user_id": str(user_id), "token_family": family}
+    _run(_control, EVERYWHERE, event)
+
+
+@receiver(identity_changed)
+def on_identity_changed(sender: Any, user_id: int, **kwargs: Any) -> None:
+    _run(_control, EVERYWHERE, {"kind": "identity_changed", "user_id": str(user_id)})
 
 
 @receiver(room_signals.member_banned)

@@ -33,6 +33,7 @@ from realtime.identity import (
     guest_identity,
     new_guest_id,
 )
+from users import tokens as user_tokens
 from users.authentication import ActiveUserJWTAuthentication
 from users.models import User
 
@@ -127,7 +128,7 @@ def check_origin(scope: dict[str, Any], *, cookie_auth: bool) -> None:
         raise HandshakeRefusedError("Origin is not this site's origin")
 
 
-def identity_for_user(user: User, session_key: str = "") -> Identity:
+def identity_for_user(user: User, session_key: str = "", token_family: str = "") -> Identity:
     return Identity(
         user_id=str(user.pk),
         username=user.username,
@@ -136,24 +137,40 @@ def identity_for_user(user: User, session_key: str = "") -> Identity:
         role=user.role,
         account_id=user.pk,
         session_key=session_key,
+        token_family=token_family,
     )
 
 
 @database_sync_to_async
-def _user_from_token(raw: str) -> User:
+def _identity_from_token(raw: str) -> Identity:
     auth = ActiveUserJWTAuthentication()
     try:
-        return auth.get_user(auth.get_validated_token(raw.encode()))
+        token = auth.get_validated_token(raw.encode())
+        user = auth.get_user(token)  # active, unbanned, current password, sign-in not ended
     except (InvalidToken, TokenError, AuthenticationFailed) as exc:
         raise HandshakeRefusedError("invalid or refused access token") from exc
+    return identity_for_user(user, token_family=user_tokens.family_of(token))
+
+
+def _session_exists(session_key: str) -> bool:
+    store: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
+    return bool(store().exists(session_key))
 
 
 @database_sync_to_async
-def _user_from_ticket_owner(user_id: int) -> User:
-    user = User.objects.filter(pk=user_id).first()
+def _identity_from_ticket(grant: tickets.TicketGrant) -> Identity:
+    """The ticket's account, if its credentials are still good: the account active and not
+    banned, the password unchanged since issue, the sign-in or browser session not ended."""
+    user = User.objects.filter(pk=grant.user_id).first()
     if user is None or not user.is_active or user.is_site_banned:
         raise HandshakeRefusedError("ticket user is unknown, inactive or banned")
-    return user
+    if not user_tokens.stamp_is_current(user, grant.stamp):
+        raise HandshakeRefusedError("ticket issued before a password change")
+    if user_tokens.sign_in_ended(grant.token_family) or (
+        grant.session_key and not _session_exists(grant.session_key)
+    ):
+        raise HandshakeRefusedError("ticket of a sign-in that has ended")
+    return identity_for_user(user, grant.session_key, grant.token_family)
 
 
 def _session(scope: dict[str, Any]) -> SessionBase | None:
@@ -181,14 +198,14 @@ async def authenticate(scope: dict[str, Any]) -> Identity:
         if kind.lower() != "bearer" or not raw.strip():
             raise HandshakeRefusedError("malformed Authorization header")
         check_origin(scope, cookie_auth=False)
-        return identity_for_user(await _user_from_token(raw.strip()))
+        return await _identity_from_token(raw.strip())
 
     if "ticket" in query:
-        user_id = await tickets.aredeem_ticket(query["ticket"][0])
-        if user_id is None:
+        grant = await tickets.aredeem_ticket(query["ticket"][0])
+        if grant is None:
             raise HandshakeRefusedError("unknown, expired or used ticket")
         check_origin(scope, cookie_auth=False)
-        return identity_for_user(await _user_from_ticket_owner(user_id))
+        return await _identity_from_ticket(grant)
 
     session = _session(scope)
     session_key: str = (session.session_key or "") if session is not None else ""

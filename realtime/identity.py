@@ -39,7 +39,10 @@ class Identity:
     color: str
     role: str
     account_id: int | None = None
+    #: The browser session a cookie- or session-ticket-authenticated socket belongs to.
     session_key: str = ""
+    #: The sign-in (refresh-token family) a token- or ticket-authenticated socket belongs to.
+    token_family: str = ""
 
     @property
     def is_guest(self) -> bool:
@@ -58,6 +61,7 @@ class Identity:
             role=self.role,
             account_id=self.account_id,
             session_key=self.session_key,
+            token_family=self.token_family,
         )
 
     def to_proto(self) -> pb.UserInfo:

@@ -34,7 +34,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 DEFAULT_HEARTBEAT_TTL = 10.0
 
 # Fields a member may change while in a room; everything else is fixed at join.
-UPDATABLE_FIELDS: dict[str, type] = {"display_name": str, "color": str, "muted": bool}
+UPDATABLE_FIELDS: dict[str, type] = {"display_name": str, "color": str, "role": str, "muted": bool}
 
 
 class PresenceError(Exception):
@@ -146,8 +146,9 @@ class PresenceStore(Protocol):
     async def update_member(
         self, room_id: str, session_id: str, **changes: str | bool
     ) -> MemberRecord | None:
-        """Change ``display_name``, ``color`` or ``muted``; return the new record, or None if
-        the session is not in the room. Raises ``ValueError`` for other fields or wrong types."""
+        """Change ``display_name``, ``color``, ``role`` or ``muted``; return the new record, or
+        None if the session is not in the room. Raises ``ValueError`` for other fields or wrong
+        types."""
         ...
 
     async def set_owner(self, room_id: str, user_id: str | None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import asdict, dataclass
 
 from django.core.cache import cache
 
@@ -17,39 +18,62 @@ TICKET_SECONDS = 30
 _PREFIX = "realtime-ticket:"
 
 
+@dataclass(frozen=True, slots=True)
+class TicketGrant:
+    """What a ticket was issued for: the account, and the credentials it was traded for, so
+    that a password change or a logout in the next 30 seconds still ends it."""
+
+    user_id: int
+    #: The password stamp (``users.tokens``) at issue.
+    stamp: str
+    #: The sign-in of the access token it was traded for ("" for a browser session).
+    token_family: str = ""
+    #: The browser session it was traded for ("" for a token).
+    session_key: str = ""
+
+
 def _key(ticket: str) -> str:
     return _PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
 
 
-def issue_ticket(user_id: int) -> str:
-    """A new ticket for ``user_id``, valid for one handshake within TICKET_SECONDS."""
+def issue_ticket(grant: TicketGrant) -> str:
+    """A new ticket for ``grant``, valid for one handshake within TICKET_SECONDS."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_key(ticket), user_id, timeout=TICKET_SECONDS)
+    cache.set(_key(ticket), asdict(grant), timeout=TICKET_SECONDS)
     return ticket
 
 
-def redeem_ticket(ticket: str) -> int | None:
-    """The user id a ticket was issued to, or None if it is unknown, expired or used.
+def _grant(stored: object) -> TicketGrant | None:
+    if not isinstance(stored, dict):
+        return None
+    try:
+        return TicketGrant(**stored)
+    except TypeError:
+        return None
+
+
+def redeem_ticket(ticket: str) -> TicketGrant | None:
+    """What a ticket was issued for, or None if it is unknown, expired or used.
 
     The delete is the claim: of two handshakes racing with one ticket, only the one
-    whose delete removed the key gets the user.
+    whose delete removed the key gets the grant.
     """
     if not ticket or len(ticket) > 128:
         return None
     key = _key(ticket)
-    user_id = cache.get(key)
-    if user_id is None or not cache.delete(key):
+    stored = cache.get(key)
+    if stored is None or not cache.delete(key):
         return None
-    return int(user_id)
+    return _grant(stored)
 
 
-async def aredeem_ticket(ticket: str) -> int | None:
+async def aredeem_ticket(ticket: str) -> TicketGrant | None:
     """``redeem_ticket`` for async callers: the cache's async API makes no thread hop
     with the Redis backend."""
     if not ticket or len(ticket) > 128:
         return None
     key = _key(ticket)
-    user_id = await cache.aget(key)
-    if user_id is None or not await cache.adelete(key):
+    stored = await cache.aget(key)
+    if stored is None or not await cache.adelete(key):
         return None
-    return int(user_id)
+    return _grant(stored)

@@ -6,5 +6,6 @@ class UsersConfig(AppConfig):
     verbose_name = "Users"
 
     def ready(self) -> None:
-        # Registers the OpenAPI extension for our JWT authentication class.
-        from users import schema  # noqa: F401
+        # Registers the OpenAPI extension for our JWT authentication class, and the
+        # receivers that revoke tokens and tell sockets when an account changes.
+        from users import receivers, schema  # noqa: F401

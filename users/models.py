@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
@@ -48,8 +50,44 @@ class User(AbstractUser):
         # Registration checks this first to answer nicely; the constraint settles races.
         constraints = [models.UniqueConstraint(Lower("username"), name="username_unique_ci")]
 
+    #: Fields whose change must reach live sockets and tokens (users.receivers).
+    WATCHED_FIELDS = (
+        "password",
+        "role",
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "username",
+        "display_name",
+        "color",
+    )
+
     def __str__(self) -> str:
         return self.username
+
+    @classmethod
+    def from_db(
+        cls,
+        db: str | None,
+        field_names: Collection[str],
+        values: Collection[Any],
+        **kwargs: Any,
+    ) -> User:
+        user = super().from_db(db, field_names, values, **kwargs)
+        user.remember_saved_state()
+        return user
+
+    def remember_saved_state(self) -> None:
+        """Note the watched fields as stored, to tell later what a save changed."""
+        loaded = self.get_deferred_fields()
+        self._saved_state = {f: getattr(self, f) for f in self.WATCHED_FIELDS if f not in loaded}
+
+    def changed_fields(self) -> set[str]:
+        """Watched fields that differ from what was loaded or last saved (all, if new)."""
+        saved: dict[str, Any] | None = getattr(self, "_saved_state", None)
+        if saved is None:
+            return set(self.WATCHED_FIELDS)
+        return {name for name, value in saved.items() if getattr(self, name) != value}
 
     @property
     def shown_name(self) -> str:

@@ -128,6 +128,14 @@ class RefreshSerializer(serializers.Serializer[dict[str, str]]):
         return services.rotate_refresh_token(attrs["refresh"])
 
 
+class VerifySerializer(serializers.Serializer[None]):
+    token = serializers.CharField(write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        services.check_access_token(attrs["token"])
+        return {}
+
+
 class LogoutSerializer(serializers.Serializer[None]):
     refresh = serializers.CharField(write_only=True)
 

@@ -9,7 +9,7 @@ them again, so no caller can skip a rule.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.contrib.auth.models import BaseUserManager, Group
 from django.contrib.auth.password_validation import validate_password
@@ -20,11 +20,11 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from pianorhythm.exceptions import InvalidArgumentError, NotFoundError
+from pianorhythm.exceptions import DomainError, InvalidArgumentError, NotFoundError
 from rooms.models import ModerationAction
-from users import rules
+from users import rules, tokens
 from users.exceptions import (
     AccountInactiveError,
     InvalidFieldError,
@@ -33,7 +33,7 @@ from users.exceptions import (
     UsernameTakenError,
 )
 from users.models import User
-from users.signals import site_ban_changed
+from users.signals import sign_in_ended, site_ban_changed
 
 MODERATORS_GROUP = "Moderators"
 # A permanent ban is stored as a far-future end so that "banned now" stays one comparison;
@@ -290,22 +290,26 @@ def set_role(user: User, role: str, *, by: User, source: str) -> ModerationActio
     )
 
 
-# --- Tokens --------------------------------------------------------------------------------
+# --- Tokens (users.tokens says what keeps one good) --------------------------------------
 
 
-def refresh_token_for(user: User) -> RefreshToken:
-    """A refresh token whose access tokens carry the claims clients display."""
+def refresh_token_for(user: User, family: str = "") -> RefreshToken:
+    """A refresh token whose access tokens carry the claims clients display, the password
+    stamp and the sign-in (``family``; a new sign-in when empty)."""
     token = RefreshToken.for_user(user)
     token["username"] = user.username
     token["role"] = user.role
     token["display_name"] = user.shown_name
+    token[tokens.STAMP_CLAIM] = tokens.password_stamp(user)
+    token[tokens.FAMILY_CLAIM] = family or str(token[jwt_settings.JTI_CLAIM])
     return token
 
 
-def issue_tokens(user: User) -> dict[str, str]:
-    """A new access/refresh pair for a user who has just proved who they are."""
+def issue_tokens(user: User, family: str = "") -> dict[str, str]:
+    """A new access/refresh pair for a user who has just proved who they are (a new
+    sign-in), or for a sign-in being renewed (``family``)."""
     check_can_log_in(user)
-    refresh = refresh_token_for(user)
+    refresh = refresh_token_for(user, family)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
@@ -314,23 +318,60 @@ def record_login(user: User) -> None:
     user.save(update_fields=["last_login"])
 
 
-def rotate_refresh_token(raw: str) -> dict[str, str]:
-    """Trade a refresh token for a new pair; the old one is blacklisted and cannot be reused.
+def _token_user(token: Any) -> User:
+    user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is None:
+        raise TokenError("The token's user no longer exists.")
+    return user
 
-    The new pair is minted from the current user, so a changed role or name shows at once.
+
+def rotate_refresh_token(raw: str) -> dict[str, str]:
+    """Trade a refresh token for a new pair of the same sign-in; the old one is blacklisted
+    and cannot be reused.
+
+    The new pair is minted from the current user, so a changed role or name shows at once;
+    a token issued before a password change, or of a sign-in that ended, is refused.
     """
     # simplejwt annotates the raw token as a Token and blacklist()'s result as one object.
     old = RefreshToken(raw)  # type: ignore[arg-type]  # checks signature, expiry, blacklist
-    user = User.objects.filter(pk=old.get(jwt_settings.USER_ID_CLAIM)).first()
-    if user is None:
-        raise TokenError("The token's user no longer exists.")
+    user = _token_user(old)
     check_can_log_in(user)
+    tokens.check_token_current(user, old)
     _, created = cast(tuple[BlacklistedToken, bool], old.blacklist())
     if not created:  # a concurrent request rotated the same token first
         raise TokenError("Token is blacklisted")
-    return issue_tokens(user)
+    return issue_tokens(user, tokens.family_of(old))
 
 
 def revoke_refresh_token(raw: str) -> None:
-    """Log out: the refresh token can no longer be used."""
-    RefreshToken(raw).blacklist()  # type: ignore[arg-type]
+    """Log out: the refresh token can no longer be used, the access tokens of its sign-in
+    are refused, and the sockets opened with them close."""
+    token = RefreshToken(raw)  # type: ignore[arg-type]
+    token.blacklist()
+    family = tokens.family_of(token)
+    tokens.revoke_family(family)
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
+    if family and user_id is not None:
+        transaction.on_commit(
+            lambda: sign_in_ended.send(sender=User, user_id=int(user_id), family=family)
+        )
+
+
+def revoke_all_tokens(user: User) -> None:
+    """After a password change: every refresh token of ``user`` stops working. (Access
+    tokens carry the old password's stamp and are refused by ``check_access_token``.)"""
+    tokens.revoke_all_refresh_tokens(user)
+
+
+def check_access_token(raw: str) -> User:
+    """The user an access token is good for now, or TokenError: a refresh token, an unknown,
+    disabled or banned user, a token from before a password change or of an ended sign-in
+    are all refused."""
+    token = AccessToken(raw)  # type: ignore[arg-type]  # signature, expiry and token type
+    user = _token_user(token)
+    try:
+        check_can_log_in(user)
+    except DomainError as exc:
+        raise TokenError(exc.message) from exc
+    tokens.check_token_current(user, token)
+    return user

@@ -37,6 +37,7 @@ from users.serializers import (
     RegisteredSerializer,
     RegisterSerializer,
     TokenPairSerializer,
+    VerifySerializer,
 )
 
 SESSION_BACKEND = "users.backends.SiteBanAwareBackend"
@@ -97,6 +98,18 @@ class TokenRefreshView(_TokenView):
     serializer_class = RefreshSerializer
 
     @extend_schema(responses={200: TokenPairSerializer, 401: _ERROR, 403: _BANNED})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class VerifyView(_TokenView):
+    """Whether an access token is good now: signed, unexpired, an access (not a refresh)
+    token, of an active, unbanned user, issued under the current password, of a sign-in
+    that has not ended."""
+
+    serializer_class = VerifySerializer
+
+    @extend_schema(responses={200: None, 401: _ERROR})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 

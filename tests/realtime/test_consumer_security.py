@@ -89,6 +89,8 @@ def claims(user: User, **changes: Any) -> dict[str, Any]:
         "exp": now + 300,
         "aud": settings.JWT_AUDIENCE,
         "iss": settings.JWT_ISSUER,
+        "pwd": user.get_session_auth_hash(),
+        "fam": uuid.uuid4().hex,
     }
     payload.update(changes)
     return payload

@@ -297,7 +297,7 @@ async def test_update_member_of_unknown_session_returns_none(backend):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"role": "ADMIN"}, "cannot be updated"),
+        ({"username": "admin"}, "cannot be updated"),
         ({"instance_id": "x"}, "cannot be updated"),
         ({"muted": "yes"}, "must be bool"),
         ({"display_name": 5}, "must be str"),

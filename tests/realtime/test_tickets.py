@@ -8,10 +8,12 @@ from rest_framework.test import APIClient
 from realtime import tickets
 from users.models import User
 
+GRANT = tickets.TicketGrant(user_id=42, stamp="s", token_family="f")
+
 
 def test_ticket_works_once(db: None) -> None:
-    ticket = tickets.issue_ticket(42)
-    assert tickets.redeem_ticket(ticket) == 42
+    ticket = tickets.issue_ticket(GRANT)
+    assert tickets.redeem_ticket(ticket) == GRANT
     assert tickets.redeem_ticket(ticket) is None
 
 
@@ -22,14 +24,14 @@ def test_unknown_and_oversized_tickets_are_refused(db: None) -> None:
 
 
 async def test_async_redeem_is_single_use_too() -> None:
-    ticket = tickets.issue_ticket(7)
-    assert await tickets.aredeem_ticket(ticket) == 7
+    ticket = tickets.issue_ticket(GRANT)
+    assert await tickets.aredeem_ticket(ticket) == GRANT
     assert await tickets.aredeem_ticket(ticket) is None
 
 
 def test_expired_ticket_is_refused(monkeypatch: pytest.MonkeyPatch, db: None) -> None:
     monkeypatch.setattr(tickets, "TICKET_SECONDS", 0.05)
-    ticket = tickets.issue_ticket(1)
+    ticket = tickets.issue_ticket(GRANT)
     import time
 
     time.sleep(0.1)
@@ -51,4 +53,6 @@ def test_ticket_endpoint_issues_a_redeemable_ticket(
     assert response["Cache-Control"] == "no-store"
     body = response.json()
     assert body["expires_in"] == 30
-    assert tickets.redeem_ticket(body["ticket"]) == user.pk
+    grant = tickets.redeem_ticket(body["ticket"])
+    assert grant is not None
+    assert grant.user_id == user.pk

@@ -40,6 +40,8 @@ def _claims(user: User, **overrides: Any) -> dict[str, Any]:
         "user_id": str(user.pk),
         "aud": JWT["AUDIENCE"],
         "iss": JWT["ISSUER"],
+        "pwd": user.get_session_auth_hash(),
+        "fam": "e" * 32,
     }
     return {**claims, **overrides}
 
