@@ -196,6 +196,10 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 GUESTS_ALLOWED = env_bool("GUESTS_ALLOWED", True)
+# The largest WebSocket message either way (the interface server enforces it on what clients
+# send; the server never sends a bigger frame). Never less than 64 KiB: the largest message
+# the server makes (a full room's state, a 300-note batch in JSON) is bounded below that.
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 65536, minimum=65536)
 # Proxies in front of the server: the client address is the one the outermost of them saw
 # (X-Forwarded-For), for throttles, lockouts, per-address limits and /metrics.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)

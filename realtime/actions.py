@@ -33,6 +33,7 @@ from realtime.messages import (
     member,
     member_record,
     now_ms,
+    room_state_messages,
     server,
 )
 from realtime.presence import MemberRecord
@@ -190,15 +191,14 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
             members=len(members),
         )
         bind_log_context(room=snapshot.name)
-        session.send(
-            server(
-                room_state=pb.RoomState(
-                    room=snapshot.to_proto(len(members)),
-                    members=[member(m, snapshot.owner_user_id) for m in members],
-                    recent_chat=chat,
-                )
-            )
-        )
+        for message in room_state_messages(
+            session.encoding,
+            runtime.frame_limit,
+            snapshot.to_proto(len(members)),
+            [member(m, snapshot.owner_user_id) for m in members],
+            chat,
+        ):
+            session.deliver(message)
         session.refresh_quota_tier()
         await runtime.hub.publish(
             room_topic(room_id),

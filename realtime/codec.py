@@ -167,6 +167,10 @@ def join_json_messages(messages_json: Sequence[str]) -> str:
     return _JSON_FRAME_START + ",".join(messages_json) + _JSON_FRAME_END
 
 
+#: Bytes a JSON ServerFrame adds around its messages: ``{"messages":[`` and ``]}``.
+JSON_FRAME_OVERHEAD = len(_JSON_FRAME_START) + len(_JSON_FRAME_END)
+
+
 class EncodedMessage:
     """One ``ServerMessage`` with each encoding computed at most once, on first use.
 
@@ -175,7 +179,7 @@ class EncodedMessage:
     not be changed after it is wrapped.
     """
 
-    __slots__ = ("_json_frame", "_json_message", "_message", "_proto_frame", "kind")
+    __slots__ = ("_json_frame", "_json_message", "_json_size", "_message", "_proto_frame", "kind")
 
     def __init__(
         self, message: pb.ServerMessage | None, proto_frame: bytes | None = None, kind: str = ""
@@ -188,6 +192,7 @@ class EncodedMessage:
         self.kind = kind
         self._json_message: str | None = None
         self._json_frame: str | None = None
+        self._json_size = -1
 
     @classmethod
     def from_proto_frame(cls, proto_frame: bytes, kind: str = "") -> EncodedMessage:
@@ -227,6 +232,17 @@ class EncodedMessage:
             self._json_frame = join_json_messages((self.json_message,))
         return self._json_frame
 
+    def size(self, encoding: Encoding) -> int:
+        """Bytes this message takes in a frame of ``encoding`` (JSON: its UTF-8 object, which
+        is what a text frame carries on the wire)."""
+        if encoding is Encoding.PROTO:
+            return len(self.proto_frame)
+        if self._json_size < 0:
+            text = self.json_message
+            # isascii() is O(1) on CPython's compact strings: most messages need no encoding.
+            self._json_size = len(text) if text.isascii() else len(text.encode())
+        return self._json_size
+
     @overload
     def frame(self, encoding: Literal[Encoding.PROTO]) -> bytes: ...
     @overload
@@ -256,6 +272,37 @@ def join_encoded(encoding: Encoding, messages: Sequence[EncodedMessage]) -> byte
     if encoding is Encoding.PROTO:
         return join_frames([m.proto_frame for m in messages])
     return join_json_messages([m.json_message for m in messages])
+
+
+def join_within(
+    encoding: Encoding, messages: Sequence[EncodedMessage], limit: int
+) -> tuple[list[bytes | str], list[EncodedMessage]]:
+    """``messages`` joined, in order, into as few frames as hold at most ``limit`` bytes each.
+
+    Returns the frames and the messages that no frame could hold (larger than the limit on
+    their own; every message the server makes is bounded below it by design, so this list
+    is empty unless that design has a bug). A client's interface server refuses, or fails
+    on, a frame over its message size limit, so no frame may pass it.
+    """
+    frames: list[bytes | str] = []
+    too_large: list[EncodedMessage] = []
+    overhead, separator = (0, 0) if encoding is Encoding.PROTO else (JSON_FRAME_OVERHEAD, 1)
+    batch: list[EncodedMessage] = []
+    used = overhead
+    for message in messages:
+        size = message.size(encoding)
+        if size + overhead > limit:
+            too_large.append(message)
+            continue
+        extra = size + (separator if batch else 0)
+        if batch and used + extra > limit:
+            frames.append(join_encoded(encoding, batch))
+            batch, used, extra = [], overhead, size
+        batch.append(message)
+        used += extra
+    if batch:
+        frames.append(join_encoded(encoding, batch))
+    return frames, too_large
 
 
 @overload

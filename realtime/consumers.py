@@ -32,8 +32,6 @@ from realtime.session import PlayerSession
 
 logger = logging.getLogger(__name__)
 
-#: Largest frame a client may send; note batches of 300 events are ~3 KB in protobuf.
-MAX_FRAME_BYTES = 64 * 1024
 
 CLOSE_TOO_LARGE = 1009
 CLOSE_BAD_FRAMES = 4400
@@ -149,6 +147,7 @@ class PianoConsumer(AsyncConsumer):
             self._close,
             actions.apply_control,
             transport_probe(self.base_send),
+            on_broken=depart,
         )
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         bind_log_context(session_id=session.session_id, user_id=identity.account_id)
@@ -177,7 +176,7 @@ class PianoConsumer(AsyncConsumer):
         text: str | None = message.get("text")
         data: bytes | None = message.get("bytes")
         size = len(data) if data is not None else len(text or "")
-        if size > MAX_FRAME_BYTES:
+        if size > session.runtime.frame_limit:
             await session.close(CLOSE_TOO_LARGE)
             return
         now = time.monotonic()

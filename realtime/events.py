@@ -207,10 +207,23 @@ async def _announce_owner(snapshot: RoomSnapshot, owner_user_id: str) -> None:
     )
 
 
+#: Ids per chat_deleted message: an admin may delete thousands at once, and one message must
+#: fit in a frame (1,000 of the longest ids are about 22 KB of JSON).
+CHAT_DELETED_CHUNK = 1000
+
+
+def chat_deleted_messages(message_ids: list[int]) -> list[pb.ServerMessage]:
+    ids = [str(i) for i in message_ids]
+    return [
+        server(chat_deleted=pb.ChatDeleted(message_ids=ids[start : start + CHAT_DELETED_CHUNK]))
+        for start in range(0, len(ids), CHAT_DELETED_CHUNK)
+    ]
+
+
 @receiver(room_signals.chat_messages_deleted)
 def on_chat_deleted(sender: Any, room_id: Any, message_ids: list[int], **kwargs: Any) -> None:
-    deleted = pb.ChatDeleted(message_ids=[str(i) for i in message_ids])
-    _run(_message, room_topic(str(room_id)), server(chat_deleted=deleted))
+    for message in chat_deleted_messages(message_ids):
+        _run(_message, room_topic(str(room_id)), message)
 
 
 # --- Presence upkeep ---------------------------------------------------------------------------

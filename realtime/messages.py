@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from realtime.codec import EncodedMessage, Encoding
 from realtime.identity import Identity, is_guest_id
 from realtime.presence import MemberRecord
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
@@ -178,6 +179,48 @@ def chat_line(message: ChatMessage) -> pb.ChatMessage:
         text=message.text,
         sent_at=message.sent_at.timestamp() * 1000.0,
     )
+
+
+#: Room for what a frame adds around a room state (the JSON frame's wrapping and more).
+_FRAME_MARGIN = 256
+#: What one chat line can take at most in either encoding beyond its text and name (ids,
+#: times, field names), for the quick check that a room state surely fits.
+_CHAT_LINE_OVERHEAD = 256
+
+
+def room_state_messages(
+    encoding: Encoding,
+    frame_limit: int,
+    room: pb.RoomInfo,
+    members: list[pb.Member],
+    chat: list[pb.ChatMessage],
+) -> list[EncodedMessage]:
+    """The ``room_state`` for a joining player, and the chat lines that follow it.
+
+    A room state fits in one frame by design: ``recent_chat`` holds the oldest of the recent
+    lines that fit beside the room and its members, and any newer ones follow at once as
+    ``chat`` messages, in order, so the player sees the same history whatever its size
+    (fifty lines of 500 four-byte characters are 100 KB, more than a frame may hold).
+    """
+    base = EncodedMessage(server(room_state=pb.RoomState(room=room, members=members)))
+    budget = frame_limit - _FRAME_MARGIN - base.size(encoding)
+    upper_bound = sum(
+        4 * (len(line.text) + len(line.display_name)) + _CHAT_LINE_OVERHEAD for line in chat
+    )
+    if upper_bound <= budget:
+        fitting = len(chat)
+    else:
+        fitting = 0
+        for line in chat:
+            budget -= EncodedMessage(server(chat=line)).size(encoding)
+            if budget < 0:
+                break
+            fitting += 1
+    state = pb.RoomState(room=room, members=members, recent_chat=chat[:fitting])
+    return [
+        EncodedMessage(server(room_state=state)),
+        *(EncodedMessage(server(chat=line)) for line in chat[fitting:]),
+    ]
 
 
 def server(**kind: Any) -> pb.ServerMessage:

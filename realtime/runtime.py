@@ -48,6 +48,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     #: When (monotonic) the next sweep for abandoned rooms is due.
     next_room_sweep: float = 0.0
+    #: The largest frame a socket may be sent (the interface server's message size limit).
+    frame_limit: int = 64 * 1024
 
     async def start(self) -> None:
         await self.presence.heartbeat(self.instance_id)
@@ -155,6 +157,7 @@ async def get_runtime(
                 instance_id=instance_id,
                 hub=Hub(layer, instance_id),
                 presence=presence_from_settings(),
+                frame_limit=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
             )
             if configure is not None:
                 configure(runtime)

@@ -19,7 +19,7 @@ from typing import Any
 from analytics import metrics
 from realtime import quotas, tasks
 from realtime.backpressure import TransportProbe
-from realtime.codec import EncodedMessage, Encoding, join_encoded
+from realtime.codec import EncodedMessage, Encoding, error_message, join_encoded, join_within
 from realtime.hub import ControlEvent
 from realtime.identity import Identity
 from realtime.messages import RoomSnapshot, actor_of, server
@@ -34,9 +34,12 @@ OUTBOX_LIMIT = 2000
 #: Bytes the interface server may hold for a socket that is not reading (where it says).
 SEND_BACKLOG_LIMIT = 512 * 1024
 CLOSE_SLOW_CONSUMER = 1008
+#: A send failed: the socket cannot be trusted to deliver anything more.
+CLOSE_SEND_FAILED = 1011
 
 SendFrame = Callable[[bytes | str], Coroutine[Any, Any, None]]
 ControlHandler = Callable[["PlayerSession", str, ControlEvent], Coroutine[Any, Any, None]]
+Departure = Callable[["PlayerSession"], Coroutine[Any, Any, None]]
 
 
 class PlayerSession:
@@ -49,6 +52,7 @@ class PlayerSession:
         close_socket: Callable[[int], Coroutine[Any, Any, None]],
         on_control: ControlHandler,
         transport: TransportProbe | None = None,
+        on_broken: Departure | None = None,
     ) -> None:
         self.session_id = secrets.token_hex(8)
         self._identity = identity
@@ -59,6 +63,8 @@ class PlayerSession:
         self._close_socket = close_socket
         self._on_control = on_control
         self._transport = transport
+        #: Takes the player out of the hub and its room when its socket breaks.
+        self._on_broken = on_broken
         #: The consumer's context as of ``start`` (its log fields), for background tasks.
         self._context = contextvars.Context()
 
@@ -202,17 +208,64 @@ class PlayerSession:
                 await self._flush()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # The socket is gone; the consumer's disconnect cleans up.
-            logger.debug("session %s: writer stopped", self.session_id, exc_info=True)
+        except Exception as exc:
+            self._send_failed(exc)
 
     async def _flush(self) -> None:
+        limit = self.runtime.frame_limit
         while self._outbox:
             batch, self._outbox = self._outbox, []
-            await self._send_frame(join_encoded(self.encoding, batch))
-            if self._transport is not None and self._transport.backlog() > SEND_BACKLOG_LIMIT:
-                self._disconnect_slow("send backlog over the limit")
-                return
+            # Coalesced, but never past the frame limit: the interface server refuses (or
+            # fails on) a bigger frame, which would leave the socket deaf.
+            frames, too_large = join_within(self.encoding, batch, limit)
+            for message in too_large:
+                frames.append(self._refuse_oversized(message, limit))
+            for frame in frames:
+                await self._send_frame(frame)
+                if self._transport is not None and self._transport.backlog() > SEND_BACKLOG_LIMIT:
+                    self._disconnect_slow("send backlog over the limit")
+                    return
+
+    def _refuse_oversized(self, message: EncodedMessage, limit: int) -> bytes | str:
+        """A message no frame can hold (a bug: every message is bounded below the limit by
+        design) is not sent; the player is told, and the log says which."""
+        logger.warning(
+            "session %s: a %s message of %d bytes is over the %d-byte frame limit; not sent",
+            self.session_id,
+            message.kind,
+            message.size(self.encoding),
+            limit,
+        )
+        metrics.outbound_dropped()
+        notice = EncodedMessage(error_message("INTERNAL", "A message too large to send was lost."))
+        return join_encoded(self.encoding, [notice])
+
+    def _send_failed(self, exc: Exception) -> None:
+        """A send raised: close the socket (1011) and take the player out of its room, so it
+        neither stays deaf nor keeps a seat."""
+        if self.closed:
+            logger.info("session %s: send failed while closing: %s", self.session_id, exc)
+            return
+        self.closed = True
+        logger.warning(
+            "session %s: a send failed (%s: %s); closing the socket",
+            self.session_id,
+            type(exc).__name__,
+            exc,
+        )
+        metrics.outbound_dropped(len(self._outbox))
+        self._outbox.clear()
+        tasks.spawn(self._abandon(), f"abandon-{self.session_id}", self._context.copy())
+
+    async def _abandon(self) -> None:
+        try:
+            await self._close_socket(CLOSE_SEND_FAILED)
+        except Exception as exc:  # the socket may be past closing; the departure still counts
+            logger.warning("session %s: could not close a broken socket: %s", self.session_id, exc)
+            if self._transport is not None:
+                self._transport.abort()
+        if self._on_broken is not None:
+            await self._on_broken(self)
 
     async def close(self, code: int) -> None:
         """Send what is queued (a ``removed`` notice, say), then close the socket."""
