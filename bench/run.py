@@ -235,6 +235,8 @@ class Bench:
             THROTTLE_USER="100000/min",
             # Idle benchmark sockets must outlive a target's steps.
             REALTIME_IDLE_SECONDS="900",
+            # One load generator on one address opens every room and socket.
+            MAX_ROOMS_PER_ACCOUNT="1000",
         )
         if redis:
             if self.redis is None:

@@ -196,6 +196,11 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 GUESTS_ALLOWED = env_bool("GUESTS_ALLOWED", True)
+# Rooms one account may own (site moderators: any number).
+MAX_ROOMS_PER_ACCOUNT = env_int("MAX_ROOMS_PER_ACCOUNT", 10, minimum=1)
+# Rooms in the live lobby list: the main lobby, then the busiest (a search finds the others).
+# At most 100, so that the list always fits in one frame.
+ROOM_LIST_LIMIT = env_int("ROOM_LIST_LIMIT", 100, minimum=1, maximum=100)
 # The largest WebSocket message either way (the interface server enforces it on what clients
 # send; the server never sends a bigger frame). Never less than 64 KiB: the largest message
 # the server makes (a full room's state, a 300-note batch in JSON) is bounded below that.

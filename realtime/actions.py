@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from analytics import metrics, stats
 from analytics.logs import bind_log_context
@@ -505,22 +506,39 @@ async def _publish_member(runtime: Any, snapshot: RoomSnapshot, session_id: str)
 
 
 @database_sync_to_async
-def _listed_rooms() -> list[RoomSnapshot]:
-    return [RoomSnapshot.of(room) for room in rooms.listed_rooms()]
+def _listed_rooms(
+    query: str, occupied: dict[str, int], limit: int
+) -> tuple[list[RoomSnapshot], bool]:
+    """The lobby list for ``query``: the main lobby, then the busiest listed rooms, then
+    empty ones by name, ``limit`` in all; and whether more rooms match than that."""
+    listed = rooms.listed_rooms(query)
+    main = listed.filter(is_lobby=True, name__iexact=rules.LOBBY_NAME).first()
+    others = listed.exclude(pk=main.pk) if main is not None else listed
+    busy = sorted(
+        others.filter(pk__in=list(occupied)),
+        key=lambda room: (-occupied[str(room.pk)], room.name.lower()),
+    )
+    chosen = ([main] if main is not None else []) + busy
+    if len(chosen) <= limit:
+        chosen += others.exclude(pk__in=list(occupied))[: limit - len(chosen) + 1]
+    return [RoomSnapshot.of(room) for room in chosen[:limit]], len(chosen) > limit
 
 
 async def room_list(session: PlayerSession, subscribe: pb.SubscribeRoomList) -> None:
+    """Start or stop the live lobby list: a bounded full list first (it always fits in one
+    frame), then every change of a listed room."""
     hub = session.runtime.hub
     if not subscribe.subscribe:
         session.watching_room_list = False
         await hub.unsubscribe(ROOM_LIST_TOPIC, session)
         return
+    query = validation.clean_room_query(subscribe.query)
     session.watching_room_list = True
     await hub.subscribe(ROOM_LIST_TOPIC, session)
-    snapshots = await _listed_rooms()
-    counts = await session.runtime.presence.member_counts([s.id for s in snapshots])
-    summaries = [s.summary(counts.get(s.id, 0)) for s in snapshots]
-    session.send(server(room_list=pb.RoomList(rooms=summaries, full=True)))
+    occupied = await session.runtime.presence.occupied_rooms()
+    snapshots, truncated = await _listed_rooms(query, occupied, settings.ROOM_LIST_LIMIT)
+    summaries = [s.summary(occupied.get(s.id, 0)) for s in snapshots]
+    session.send(server(room_list=pb.RoomList(rooms=summaries, full=True, truncated=truncated)))
 
 
 # --- Room settings and moderation --------------------------------------------------------------

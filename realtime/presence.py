@@ -143,6 +143,10 @@ class PresenceStore(Protocol):
         """``member_count`` for many rooms in one round trip (the lobby list)."""
         ...
 
+    async def occupied_rooms(self) -> dict[str, int]:
+        """Every room with members, and how many (the busiest rooms of the lobby list)."""
+        ...
+
     async def update_member(
         self, room_id: str, session_id: str, **changes: str | bool
     ) -> MemberRecord | None:
@@ -249,6 +253,9 @@ class MemoryPresence:
 
     async def member_counts(self, room_ids: Iterable[str]) -> dict[str, int]:
         return {room_id: len(self._rooms.get(room_id, {})) for room_id in room_ids}
+
+    async def occupied_rooms(self) -> dict[str, int]:
+        return {room_id: len(members) for room_id, members in self._rooms.items() if members}
 
     async def update_member(
         self, room_id: str, session_id: str, **changes: str | bool
@@ -484,6 +491,11 @@ class RedisPresence:
                 pipe.hlen(self._members_key(room_id))
             counts: list[int] = await pipe.execute()
         return dict(zip(ids, counts, strict=True))
+
+    async def occupied_rooms(self) -> dict[str, int]:
+        room_ids = cast(set[str], await self._redis.smembers(self._rooms_key))
+        counts = await self.member_counts(room_ids)
+        return {room_id: count for room_id, count in counts.items() if count}
 
     async def update_member(
         self, room_id: str, session_id: str, **changes: str | bool

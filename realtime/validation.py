@@ -215,6 +215,14 @@ def clean_display_name(text: str) -> str:
     return name
 
 
+def clean_room_query(query: str) -> str:
+    """A room-list search: stripped, at most as long as a room name."""
+    query = query.strip()
+    if len(query) > room_rules.NAME_MAX_LENGTH:
+        raise _invalid(f"A room search is at most {room_rules.NAME_MAX_LENGTH} characters.")
+    return query
+
+
 def clean_room_name(name: str) -> str:
     """``name`` if ``rooms.rules`` accepts it as a room name (1-64 printable characters, no
     surrounding spaces, no invisible or bidi characters); INVALID_ARGUMENT otherwise.

@@ -95,3 +95,8 @@ class InvalidChatMessageError(InvalidArgumentError):
 
 class BanNotFoundError(NotFoundError):
     default_message = "That player is not banned from this room."
+
+
+class RoomLimitReachedError(ForbiddenError):
+    code = "ROOM_LIMIT_REACHED"
+    default_message = "You own as many rooms as an account may; close one to open another."

@@ -58,7 +58,8 @@ def _page_context(request: HttpRequest) -> dict[str, object]:
 @require_safe
 def lobby(request: HttpRequest) -> HttpResponse:
     """Home: the live room list and the create-room form."""
-    return give_guest_id(request, render(request, "rooms/lobby.html", _page_context(request)))
+    context = {**_page_context(request), "room_list_limit": settings.ROOM_LIST_LIMIT}
+    return give_guest_id(request, render(request, "rooms/lobby.html", context))
 
 
 @require_safe

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
@@ -34,6 +35,7 @@ from rooms.exceptions import (
     MutedError,
     RoomForbiddenError,
     RoomFullError,
+    RoomLimitReachedError,
     RoomNameTakenError,
     RoomNotFoundError,
 )
@@ -138,9 +140,13 @@ def get_visible_room(who: ActorLike, room_id: uuid.UUID | str) -> Room:
     return room
 
 
-def listed_rooms() -> QuerySet[Room]:
-    """The rooms anyone may list: public rooms and the lobbies."""
-    return Room.objects.select_related("owner").filter(Q(is_public=True) | Q(is_lobby=True))
+def listed_rooms(query: str = "") -> QuerySet[Room]:
+    """The rooms anyone may list: public rooms and the lobbies, lobbies first, then by name;
+    with ``query``, those whose name contains it (in any case)."""
+    rooms = Room.objects.select_related("owner").filter(Q(is_public=True) | Q(is_lobby=True))
+    if query:
+        rooms = rooms.filter(name__icontains=query)
+    return rooms.order_by("-is_lobby", "name", "id")
 
 
 MemberCounter = Callable[[Sequence[str]], dict[str, int]]
@@ -232,14 +238,28 @@ def _check_name_free(name: str, *, exclude: Room | None = None) -> None:
         raise RoomNameTakenError()
 
 
+def check_room_allowance(user: User) -> None:
+    """Raise RoomLimitReachedError if ``user`` owns MAX_ROOMS_PER_ACCOUNT rooms already;
+    site moderators are exempt."""
+    if user.is_site_moderator:
+        return
+    limit = django_settings.MAX_ROOMS_PER_ACCOUNT
+    if Room.objects.filter(owner=user, is_lobby=False).count() >= limit:
+        raise RoomLimitReachedError(
+            f"You own {limit} rooms, as many as an account may; close one to open another."
+        )
+
+
 def create_room(actor_user: User, settings: Mapping[str, Any]) -> Room:
     """Create a room owned by ``actor_user`` from RoomSettings fields plus ``name``.
 
     Raises InvalidRoomSettingsError (INVALID_ARGUMENT; lobby names are reserved),
-    RoomNameTakenError when the name exists in any case, BannedError for site-banned users.
+    RoomNameTakenError when the name exists in any case, BannedError for site-banned users,
+    RoomLimitReachedError past the rooms an account may own.
     """
     if actor_user.is_site_banned:
         raise BannedError("You are banned from the site.", until=actor_user.banned_until)
+    check_room_allowance(actor_user)
     if "name" not in settings:
         raise InvalidRoomSettingsError({"name": "Give the room a name."})
     cleaned = _validate(settings, is_lobby=False)

@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotAuthenticated
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,18 +60,40 @@ def _rule_errors(exc: InvalidRoomSettingsError) -> serializers.ValidationError:
     return serializers.ValidationError(settings_error_fields(exc.fields))
 
 
-class RoomListView(APIView):
+class RoomPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class RoomListView(generics.ListAPIView[Room]):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = RoomSerializer
+    pagination_class = RoomPagination
+    queryset = Room.objects.none()
+
+    def get_queryset(self) -> QuerySet[Room]:
+        search = self.request.query_params.get("search", "").strip()
+        if len(search) > rules.NAME_MAX_LENGTH:
+            raise serializers.ValidationError(
+                {"search": [f"At most {rules.NAME_MAX_LENGTH} characters."]}
+            )
+        return services.listed_rooms(search)
 
     @extend_schema(
         tags=TAGS,
-        summary="List public rooms and the lobbies",
-        responses={200: RoomSerializer(many=True)},
+        summary="Public rooms and the lobbies, lobbies first, then by name (paginated)",
+        parameters=[
+            OpenApiParameter(
+                "search", OpenApiTypes.STR, description="Only rooms whose name contains this."
+            )
+        ],
     )
-    def get(self, request: Request) -> Response:
-        rooms = list(services.listed_rooms())
-        context = {"member_counts": services.member_counts(rooms)}
-        return Response(RoomSerializer(rooms, many=True, context=context).data)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        rooms = list(page) if page is not None else []
+        context = {**self.get_serializer_context(), "member_counts": services.member_counts(rooms)}
+        return self.get_paginated_response(RoomSerializer(rooms, many=True, context=context).data)
 
     @extend_schema(
         tags=TAGS,

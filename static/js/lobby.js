@@ -8,7 +8,14 @@ const root = document.getElementById("lobby");
 const listElement = document.getElementById("room-list");
 const emptyElement = document.getElementById("room-list-empty");
 const statusElement = document.getElementById("lobby-status");
+const moreElement = document.getElementById("room-list-more");
+const searchElement = document.getElementById("room-search");
 const rooms = new Map(); // id -> RoomSummary
+// The server's bound on the list: the main lobby and the busiest rooms. Deltas are about
+// every listed room, so the page keeps to the bound and to its search itself.
+const limit = Number(root.dataset.roomListLimit) || 100;
+let query = "";
+let connection = null;
 
 function roomUrl(name) {
   return root.dataset.roomUrl.replace(/lobby$/, encodeURIComponent(name));
@@ -21,13 +28,20 @@ function element(tag, className, text) {
   return node;
 }
 
-function renderRooms() {
-  const sorted = [...rooms.values()].sort(
-    (a, b) =>
-      Number(b.is_lobby) - Number(a.is_lobby) ||
-      b.member_count - a.member_count ||
-      a.name.localeCompare(b.name),
+function byBusiest(a, b) {
+  return (
+    Number(b.name === "lobby") - Number(a.name === "lobby") ||
+    b.member_count - a.member_count ||
+    a.name.localeCompare(b.name)
   );
+}
+
+function matches(room) {
+  return !query || room.name.toLowerCase().includes(query.toLowerCase());
+}
+
+function renderRooms() {
+  const sorted = [...rooms.values()].sort(byBusiest);
   listElement.replaceChildren(
     ...sorted.map((room) => {
       const item = element("li", "room-item");
@@ -64,10 +78,37 @@ function renderRooms() {
 }
 
 function applyRoomList(list) {
-  if (list.full) rooms.clear();
-  for (const room of list.rooms) rooms.set(room.id, room);
+  if (list.full) {
+    rooms.clear();
+    moreElement.hidden = !list.truncated;
+  }
+  for (const room of list.rooms) {
+    if (list.full || rooms.has(room.id) || matches(room)) rooms.set(room.id, room);
+  }
   for (const id of list.removed_room_ids) rooms.delete(id);
+  if (rooms.size > limit) {
+    // Keep the busiest: the quietest rooms fall off the end, as on the server.
+    const kept = [...rooms.values()].sort(byBusiest).slice(0, limit);
+    rooms.clear();
+    for (const room of kept) rooms.set(room.id, room);
+    moreElement.hidden = false;
+  }
   renderRooms();
+}
+
+function subscribe() {
+  if (connection) connection.send({ room_list: { subscribe: true, query } });
+}
+
+let searchTimer = 0;
+if (searchElement) {
+  searchElement.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      query = searchElement.value.trim();
+      subscribe();
+    }, 250);
+  });
 }
 
 async function startLiveList() {
@@ -78,12 +119,12 @@ async function startLiveList() {
     statusElement.textContent = describeFailure(error);
     return;
   }
-  const connection = new Connection(protocol, {
+  connection = new Connection(protocol, {
     status: (state, text) => {
       statusElement.textContent = state === "online" ? "Live" : text;
       statusElement.dataset.state = state;
     },
-    welcome: () => connection.send({ room_list: { subscribe: true } }),
+    welcome: subscribe,
     message: (kind, body) => {
       if (kind === "room_list") applyRoomList(body);
     },

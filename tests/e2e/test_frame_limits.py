@@ -100,3 +100,33 @@ async def test_a_room_with_fifty_huge_chat_lines_does_not_deafen_those_who_join_
         assert len(history) == 50
         assert {line.text for line in history} == {WIDE * 500}
         assert max(guest.sizes) <= LIMIT
+
+
+@pytest.mark.parametrize("encoding", ["json", "proto"])
+async def test_a_thousand_public_rooms_do_not_deafen_the_home_page(
+    server_process: Callable[..., ServerProcess], encoding: str
+) -> None:
+    server = server_process()
+    token = register(server, f"host{uuid.uuid4().hex[:6]}")
+    server.manage(
+        "shell",
+        "-c",
+        "from rooms.models import Room; "
+        "Room.objects.bulk_create("
+        f"Room(name=f'r{{n:04}} ' + {WIDE!r} * 58, persistent=True) for n in range(1100))",
+    )
+    async with receiver(server, encoding) as visitor:
+        await visitor.send(room_list=pb.SubscribeRoomList(subscribe=True))
+        await visitor.until(lambda m: m.WhichOneof("kind") == "room_list", timeout=10)
+        full = visitor.of("room_list")[0]
+        assert full.full
+        assert full.truncated
+        assert len(full.rooms) == 100
+        # And it keeps hearing: a new room shows up.
+        room = create_room(server, token)
+        async with PianoClient.connect(server.ws_url, token=token) as owner:
+            await owner.join(room)
+            await visitor.until(
+                lambda m: any(r.name == room for r in m.room_list.rooms), timeout=10
+            )
+        assert max(visitor.sizes) <= LIMIT

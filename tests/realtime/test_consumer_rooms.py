@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime import actions
+from realtime import actions, codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import services as room_services
 from rooms.models import ChatMessage, Room
@@ -646,3 +647,74 @@ async def test_players_crowding_into_the_lobby_at_once_overflow_instead_of_being
     assert names.count("lobby") == 30
     assert names.count("lobby-2") == 30
     assert names.count("lobby-3") == 5
+
+
+# --- bounds (hardening 9) --------------------------------------------------------------------
+
+
+@in_thread
+def many_rooms(count: int, prefix: str = "room") -> None:
+    from rooms.rules import NAME_MAX_LENGTH
+
+    Room.objects.bulk_create(
+        Room(name=f"{prefix} {n:04} ".ljust(NAME_MAX_LENGTH, "\U0001f3b9")) for n in range(count)
+    )
+
+
+async def test_room_list_holds_the_main_lobby_and_the_busiest_rooms_only(
+    connect: Connect, settings: Any
+) -> None:
+    settings.ROOM_LIST_LIMIT = 20
+    await in_thread(room_services.ensure_lobby)()
+    await many_rooms(150)
+    busy = await new_room("busy one", persistent=True)
+    players = [await connect() for _ in range(3)]
+    for player in players:
+        await player.join(busy.name)
+    watcher = await connect(encoding=codec.Encoding.JSON)
+    await watcher.send(room_list=pb.SubscribeRoomList(subscribe=True))
+    full = await watcher.expect("room_list")
+    assert full.full
+    assert full.truncated
+    names = [r.name for r in full.rooms]
+    assert len(names) == 20
+    assert names[:2] == ["lobby", "busy one"]
+    # A search finds a room beyond the list, and says when it holds them all.
+    await watcher.send(room_list=pb.SubscribeRoomList(subscribe=True, query="ROOM 0142"))
+    found = await watcher.expect("room_list")
+    assert [r.name[:9] for r in found.rooms] == ["room 0142"]
+    assert not found.truncated
+
+
+async def test_room_list_of_a_thousand_wide_rooms_fits_in_one_frame(connect: Connect) -> None:
+    await in_thread(room_services.ensure_lobby)()
+    await many_rooms(1000)
+    for encoding in codec.Encoding:
+        watcher = await connect(encoding=encoding)
+        await watcher.send(room_list=pb.SubscribeRoomList(subscribe=True))
+        output = await watcher.ws.receive_output(5)
+        frame = output.get("bytes") or output["text"].encode()
+        assert len(frame) <= 65536
+        full = watcher._decode(output)[0].room_list
+        assert full.full
+        assert full.truncated
+        assert len(full.rooms) == 100
+
+
+async def test_room_list_search_longer_than_a_room_name_is_invalid(connect: Connect) -> None:
+    watcher = await connect()
+    error = await refused(watcher, room_list=pb.SubscribeRoomList(subscribe=True, query="x" * 65))
+    assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
+
+
+async def test_creating_rooms_from_the_socket_stops_at_the_account_limit(
+    connect_user: ConnectUser, settings: Any
+) -> None:
+    settings.MAX_ROOMS_PER_ACCOUNT = 2
+    owner = await connect_user()
+    for n in range(2):
+        await owner.join(f"mine {n}", create_if_missing=True)
+    error = await refused(owner, join_room=pb.JoinRoom(room_name="third", create_if_missing=True))
+    assert error.code == pb.ERROR_CODE_FORBIDDEN
+    assert "close one" in error.message
+    assert await in_thread(Room.objects.filter(name="third").exists)() is False

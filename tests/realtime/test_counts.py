@@ -7,7 +7,7 @@ from tests.realtime.conftest import Connect
 
 
 def _listed_count(name: str) -> int:
-    rooms = APIClient().get("/api/v1/rooms/").json()
+    rooms = APIClient().get("/api/v1/rooms/").json()["results"]
     return next(room["member_count"] for room in rooms if room["name"] == name)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -33,7 +34,7 @@ def test_list_shows_public_rooms_and_lobby_but_hides_private_ones(
     make_room("Locked", owner=owner, password_hash=services.hash_room_password("pw"))
     response = api_client.get("/api/v1/rooms/")
     assert response.status_code == 200
-    by_name = {r["name"]: r for r in response.json()}
+    by_name = {r["name"]: r for r in response.json()["results"]}
     assert set(by_name) == {"lobby", "Open", "Locked"}
     assert by_name["Locked"]["has_password"] is True
     assert by_name["lobby"]["is_lobby"] is True
@@ -401,3 +402,56 @@ def test_owner_still_lifts_their_own_bans(
     client = authed_client(owner)
     assert client.post(url(room, "/bans"), {"username": "troll"}, format="json").status_code == 201
     assert client.delete(url(room, "/bans/troll")).status_code == 204
+
+
+# --- Bounds (hardening 9) ----------------------------------------------------------------------
+
+
+def test_room_list_is_paginated_lobbies_first_and_searchable(
+    api_client: APIClient, make_room: Callable[..., Room], owner: User
+) -> None:
+    Room.objects.bulk_create(Room(name=f"room {n:03}", owner=owner) for n in range(120))
+    first = api_client.get("/api/v1/rooms/").json()
+    assert first["count"] == 121  # and the lobby
+    assert len(first["results"]) == 50
+    assert first["results"][0]["name"] == "lobby"
+    assert [r["name"] for r in first["results"][1:3]] == ["room 000", "room 001"]
+    second = api_client.get(first["next"]).json()
+    assert second["results"][0]["name"] == "room 049"
+    big = api_client.get("/api/v1/rooms/?page_size=1000").json()
+    assert len(big["results"]) == 100  # the most a page holds
+    found = api_client.get("/api/v1/rooms/?search=ROOM 11").json()
+    assert [r["name"] for r in found["results"]] == [f"room {n}" for n in range(110, 120)]
+    too_long = api_client.get("/api/v1/rooms/?search=" + "x" * 65)
+    assert too_long.status_code == 400
+    assert "search" in too_long.json()["fields"]
+
+
+def test_one_account_cannot_open_more_rooms_than_the_limit(
+    authed_client: Authed, owner: User, settings: Any
+) -> None:
+    settings.MAX_ROOMS_PER_ACCOUNT = 3
+    client = authed_client(owner)
+    for n in range(3):
+        assert (
+            client.post("/api/v1/rooms/", {"name": f"mine {n}"}, format="json").status_code == 201
+        )
+    refused = client.post("/api/v1/rooms/", {"name": "one too many"}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "ROOM_LIMIT_REACHED"
+    assert not Room.objects.filter(name="one too many").exists()
+    # Closing one makes room for another.
+    mine = Room.objects.get(name="mine 0")
+    assert client.delete(url(mine)).status_code == 204
+    assert client.post("/api/v1/rooms/", {"name": "again"}, format="json").status_code == 201
+
+
+def test_site_moderators_may_open_any_number_of_rooms(
+    authed_client: Authed, moderator: User, settings: Any
+) -> None:
+    settings.MAX_ROOMS_PER_ACCOUNT = 1
+    client = authed_client(moderator)
+    for n in range(3):
+        assert (
+            client.post("/api/v1/rooms/", {"name": f"event {n}"}, format="json").status_code == 201
+        )

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import ServerProcess
+
 from .conftest import Player
 
 pytestmark = pytest.mark.e2e
@@ -206,3 +208,23 @@ def test_room_page_fits_a_phone(browser_phone: Page) -> None:
     box = key.bounding_box()
     assert box is not None
     assert box["width"] >= 16  # wide enough for a finger
+
+
+def test_lobby_lists_the_busiest_rooms_and_finds_the_others_by_name(
+    players: Callable[[], Player], web_server: ServerProcess
+) -> None:
+    web_server.manage(
+        "shell",
+        "-c",
+        "from rooms.models import Room; "
+        "Room.objects.bulk_create(Room(name=f'hall {n:03}', persistent=True) for n in range(150))",
+    )
+    page = players().goto("/")
+    expect(page.locator("#lobby-status")).to_have_text("Live")
+    expect(page.locator("#room-list")).to_have_attribute("data-count", "100")
+    expect(page.locator("#room-list-more")).to_be_visible()
+    expect(page.locator(".room-item").first).to_have_attribute("data-room-name", "lobby")
+    page.locator("#room-search").fill("hall 14")
+    expect(page.locator("#room-list")).to_have_attribute("data-count", "10")
+    expect(page.locator('.room-item[data-room-name="hall 149"]')).to_be_visible()
+    expect(page.locator("#room-list-more")).to_be_hidden()

@@ -197,10 +197,12 @@ class Cursor(_message.Message):
     def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
 
 class SubscribeRoomList(_message.Message):
-    __slots__ = ("subscribe",)
+    __slots__ = ("subscribe", "query")
     SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     subscribe: bool
-    def __init__(self, subscribe: _Optional[bool] = ...) -> None: ...
+    query: str
+    def __init__(self, subscribe: _Optional[bool] = ..., query: _Optional[str] = ...) -> None: ...
 
 class UpdateProfile(_message.Message):
     __slots__ = ("display_name", "color")
@@ -353,14 +355,16 @@ class TimeSyncReply(_message.Message):
     def __init__(self, client_time: _Optional[float] = ..., server_time: _Optional[float] = ...) -> None: ...
 
 class RoomList(_message.Message):
-    __slots__ = ("rooms", "full", "removed_room_ids")
+    __slots__ = ("rooms", "full", "removed_room_ids", "truncated")
     ROOMS_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
     REMOVED_ROOM_IDS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     rooms: _containers.RepeatedCompositeFieldContainer[RoomSummary]
     full: bool
     removed_room_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, rooms: _Optional[_Iterable[_Union[RoomSummary, _Mapping]]] = ..., full: _Optional[bool] = ..., removed_room_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, rooms: _Optional[_Iterable[_Union[RoomSummary, _Mapping]]] = ..., full: _Optional[bool] = ..., removed_room_ids: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class CursorMoved(_message.Message):
     __slots__ = ("session_id", "x", "y")
