@@ -78,11 +78,8 @@ def _room_id(session: PlayerSession) -> str:
 
 
 def _live_room(session: PlayerSession, room_id: str) -> Room:
-    """The stored room, told who its live guest owner is (if any): in a worker thread."""
-    room = rooms.get_room(room_id)
-    owner = session.room.owner_user_id if session.room is not None else ""
-    room.live_owner_guest_id = owner if is_guest_id(owner) else ""
-    return room
+    """The stored room (in a worker thread): who holds its crown is the actor's to say."""
+    return rooms.get_room(room_id)
 
 
 @database_sync_to_async
@@ -170,13 +167,7 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
         runtime = session.runtime
         room, chat, muted_until, record = await _admit(session, join)
         room_id = str(room.pk)
-        owner = await runtime.presence.owner(room_id)
-        snapshot = RoomSnapshot.of(room, owner)
-        if owner is None and not room.is_lobby:
-            # The room comes alive: its stored owner (or, with none, its first member) owns it.
-            owner = snapshot.owner_user_id or session.user_id
-            await runtime.presence.set_owner(room_id, owner)
-            snapshot = snapshot.with_owner(owner)
+        snapshot = await _take_crown_if_due(session, RoomSnapshot.of(room))
         session.room = snapshot
         session.muted_until = muted_until
         session.joined_at = time.monotonic()
@@ -196,7 +187,7 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
             session.encoding,
             runtime.frame_limit,
             snapshot.to_proto(len(members)),
-            [member(m, snapshot.owner_user_id) for m in members],
+            [member(m, snapshot.crown) for m in members],
             chat,
         ):
             session.deliver(message)
@@ -204,11 +195,27 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
         await runtime.hub.publish(
             room_topic(room_id),
             EncodedMessage(
-                server(member_joined=pb.MemberJoined(member=member(record, owner or "")))
+                server(member_joined=pb.MemberJoined(member=member(record, snapshot.crown)))
             ),
             exclude_session=session.session_id,
         )
         await _publish_summary(session, snapshot, len(members))
+
+
+async def _take_crown_if_due(session: PlayerSession, snapshot: RoomSnapshot) -> RoomSnapshot:
+    """The crown on entering a room (rooms.rules, "Ownership"): the room's owner takes it back
+    from whoever held it; the first one into an empty room holds it until the owner comes."""
+    if snapshot.is_lobby:
+        return snapshot
+    runtime = session.runtime
+    crown = await runtime.presence.owner(snapshot.id)
+    is_room_owner = bool(snapshot.owner_user_id) and snapshot.owner_user_id == session.user_id
+    if crown is None or (is_room_owner and crown != session.user_id):
+        await announce_owner(
+            runtime, snapshot.with_crown(session.user_id), exclude_session=session.session_id
+        )
+        return snapshot.with_crown(session.user_id)
+    return snapshot.with_crown(crown)
 
 
 async def leave_room(session: PlayerSession, _message: pb.LeaveRoom | None = None) -> None:
@@ -262,9 +269,12 @@ async def after_member_left(
         room_topic(snapshot.id),
         EncodedMessage(server(member_left=pb.MemberLeft(session_id=session_id))),
     )
-    owner = await runtime.presence.owner(snapshot.id)
-    if owner == user_id and remaining and not any(m.user_id == user_id for m in remaining):
-        await _pass_ownership(runtime, snapshot, remaining)
+    crown = await runtime.presence.owner(snapshot.id)
+    if crown == user_id and remaining and not any(m.user_id == user_id for m in remaining):
+        heir = rules.crown_holder(snapshot.view(), [candidate_of(m) for m in remaining])
+        if heir is not None:
+            heir_id = str(heir.user_id) if heir.user_id is not None else heir.guest_id
+            await announce_owner(runtime, snapshot.with_crown(heir_id))
     await _publish_count(runtime, snapshot, len(remaining))
     if not remaining and not snapshot.persistent:
         tasks.spawn_later(
@@ -283,44 +293,31 @@ def snapshot_of(room_id: str) -> RoomSnapshot | None:
         return None
 
 
-@database_sync_to_async
-def _succeed(room_id: str, candidates: list[rules.Candidate]) -> rules.Candidate | None:
-    try:
-        room = rooms.get_room(room_id)
-    except RoomNotFoundError:
-        return None
-    return rooms.succeed_owner(room, candidates)
-
-
-async def _pass_ownership(
-    runtime: Any, snapshot: RoomSnapshot, remaining: list[MemberRecord]
-) -> None:
-    heir = await _succeed(snapshot.id, [candidate_of(m) for m in remaining])
-    if heir is None:
-        return
-    heir_id = str(heir.user_id) if heir.user_id is not None else heir.guest_id
-    # A registered heir is announced by the owner_changed signal of succeed_owner; a guest
-    # heir lives only in presence, so it is announced here.
-    if heir.user_id is None:
-        await announce_owner(runtime, snapshot.id, heir_id)
-
-
-async def announce_owner(runtime: Any, room_id: str, owner_user_id: str) -> None:
-    """Make ``owner_user_id`` the live owner of ``room_id`` everywhere."""
-    previous = await runtime.presence.owner(room_id)
-    await runtime.presence.set_owner(room_id, owner_user_id)
-    await runtime.hub.publish_control(
-        room_topic(room_id), {"kind": "owner_changed", "owner_user_id": owner_user_id}
-    )
-    members = await runtime.presence.members(room_id)
+async def announce_owner(runtime: Any, snapshot: RoomSnapshot, exclude_session: str = "") -> None:
+    """Give ``snapshot.crown`` the crown of the room everywhere: presence, every socket's
+    room, the member list (the previous holder and the new one) and the room's info."""
+    crown = snapshot.crown
+    previous = await runtime.presence.owner(snapshot.id)
+    if not await runtime.presence.set_owner(snapshot.id, crown):
+        return  # the room emptied meanwhile: nobody to crown
+    topic = room_topic(snapshot.id)
+    event = {"kind": "owner_changed", "crown": crown, "owner_user_id": snapshot.owner_user_id}
+    await runtime.hub.publish_control(topic, event)
+    members = await runtime.presence.members(snapshot.id)
     for record in members:
-        if record.user_id in (owner_user_id, previous):
+        if record.user_id in (crown, previous) and record.session_id != exclude_session:
             await runtime.hub.publish(
-                room_topic(room_id),
+                topic,
                 EncodedMessage(
-                    server(member_updated=pb.MemberUpdated(member=member(record, owner_user_id)))
+                    server(member_updated=pb.MemberUpdated(member=member(record, crown)))
                 ),
             )
+    room = snapshot.to_proto(len(members))
+    await runtime.hub.publish(
+        topic,
+        EncodedMessage(server(room_updated=pb.RoomUpdated(room=room))),
+        exclude_session=exclude_session,
+    )
 
 
 @database_sync_to_async
@@ -493,11 +490,7 @@ async def _publish_member(runtime: Any, snapshot: RoomSnapshot, session_id: str)
             await runtime.hub.publish(
                 room_topic(snapshot.id),
                 EncodedMessage(
-                    server(
-                        member_updated=pb.MemberUpdated(
-                            member=member(record, snapshot.owner_user_id)
-                        )
-                    )
+                    server(member_updated=pb.MemberUpdated(member=member(record, snapshot.crown)))
                 ),
             )
 
@@ -605,7 +598,7 @@ def _moderate(
         return 0.0
     if target is None:
         raise ProtocolError("INVALID_ARGUMENT", "That player is not in this room.")
-    target_actor = actor_of_record(target)
+    target_actor = actor_of_record(target, session.room.crown if session.room else "")
     if move.action == pb.MODERATION_ACTION_KICK:
         rooms.kick_from_room(actor, room, target_actor, reason=move.reason, source=SOURCE)
         return 0.0
@@ -715,7 +708,10 @@ async def apply_control(session: PlayerSession, topic: str, event: ControlEvent)
             await refresh_identity(session)
     elif kind == "owner_changed":
         if session.room is not None and room_topic(session.room.id) == topic:
-            session.room = session.room.with_owner(str(event["owner_user_id"]))
+            room = session.room.with_crown(str(event.get("crown", "")))
+            if "owner_user_id" in event:
+                room = room.with_owner(str(event["owner_user_id"]))
+            session.room = room
             session.refresh_quota_tier()
     elif kind == "room_updated":
         if session.room is not None and room_topic(session.room.id) == topic:
@@ -726,6 +722,7 @@ async def apply_control(session: PlayerSession, topic: str, event: ControlEvent)
                 has_password=bool(event["has_password"]),
                 settings=dict(event["settings"]),
                 owner_user_id=session.room.owner_user_id,
+                crown=session.room.crown,
             )
             session.refresh_quota_tier()
     elif kind == "muted":

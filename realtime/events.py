@@ -164,9 +164,9 @@ def on_room_updated(sender: Any, room: Room, **kwargs: Any) -> None:
 
 async def _announce_room_updated(snapshot: RoomSnapshot) -> None:
     runtime = current_runtime()
-    owner = await runtime.presence.owner(snapshot.id) if runtime is not None else None
-    if owner is not None:
-        snapshot = snapshot.with_owner(owner)
+    crown = await runtime.presence.owner(snapshot.id) if runtime is not None else None
+    if crown is not None:
+        snapshot = snapshot.with_crown(crown)
     count = await _count(snapshot.id)
     topic = room_topic(snapshot.id)
     event = {
@@ -186,25 +186,29 @@ async def _announce_room_updated(snapshot: RoomSnapshot) -> None:
 
 @receiver(room_signals.owner_changed)
 def on_owner_changed(sender: Any, room: Room, owner_user_id: int | None, **kwargs: Any) -> None:
-    if owner_user_id is None:
-        # A guest heir (or nobody): the real-time layer announces it from presence.
-        return
-    _run(_announce_owner, RoomSnapshot.of(room), str(owner_user_id))
+    # The room was given to another account (the only way its stored owner changes).
+    _run(_announce_new_owner, RoomSnapshot.of(room))
 
 
-async def _announce_owner(snapshot: RoomSnapshot, owner_user_id: str) -> None:
+async def _announce_new_owner(snapshot: RoomSnapshot) -> None:
+    """The new owner takes the crown if they are in the room; otherwise whoever holds it keeps
+    it until they come (rooms.rules, "Ownership")."""
     runtime = current_runtime()
     if runtime is None:
-        await _control(
-            room_topic(snapshot.id), {"kind": "owner_changed", "owner_user_id": owner_user_id}
-        )
+        event = {"kind": "owner_changed", "owner_user_id": snapshot.owner_user_id}
+        layer = get_channel_layer()
+        if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+            topic = room_topic(snapshot.id)
+            await layer.group_send(
+                topic, {"type": "hub.control", "origin": "", "topic": topic, "event": event}
+            )
         return
-    await actions.announce_owner(runtime, snapshot.id, owner_user_id)
-    count = await runtime.presence.member_count(snapshot.id)
-    room = snapshot.with_owner(owner_user_id).to_proto(count)
-    await runtime.hub.publish(
-        room_topic(snapshot.id), EncodedMessage(server(room_updated=pb.RoomUpdated(room=room)))
-    )
+    members = await runtime.presence.members(snapshot.id)
+    crown = await runtime.presence.owner(snapshot.id) or ""
+    if any(record.user_id == snapshot.owner_user_id for record in members):
+        crown = snapshot.owner_user_id
+    if members:
+        await actions.announce_owner(runtime, snapshot.with_crown(crown))
 
 
 #: Ids per chat_deleted message: an admin may delete thousands at once, and one message must
@@ -252,8 +256,8 @@ async def rejoin_local_members() -> None:
             continue
         record = member_record(socket.identity, socket.session_id, runtime.instance_id)
         await runtime.presence.join(room.id, record, room.max_members)
-        if room.owner_user_id and await runtime.presence.owner(room.id) is None:
-            await runtime.presence.set_owner(room.id, room.owner_user_id)
+        if room.crown and await runtime.presence.owner(room.id) is None:
+            await runtime.presence.set_owner(room.id, room.crown)
     logger.info("presence restored for this instance's members")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from realtime.codec import EncodedMessage, Encoding
-from realtime.identity import Identity, is_guest_id
+from realtime.identity import Identity
 from realtime.presence import MemberRecord
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import rules
@@ -30,28 +30,33 @@ def now_ms() -> float:
 
 @dataclass(frozen=True, slots=True)
 class RoomSnapshot:
-    """A room's identity and settings as of its last change."""
+    """A room's identity and settings as of its last change, and who holds its crown."""
 
     id: str
     name: str
     is_lobby: bool
     has_password: bool
     settings: dict[str, Any] = field(default_factory=dict)
-    #: The stored owner (an account id as a string), or the live guest owner's id.
+    #: The room's stored owner (an account id as a string; "" for none).
     owner_user_id: str = ""
+    #: Who holds the crown now (an account or guest id; "" for none): see rooms.rules.
+    crown: str = ""
     _view: rules.RoomView | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def of(cls, room: Room, owner_user_id: str | None = None) -> RoomSnapshot:
-        stored_owner = str(room.owner_id) if room.owner_id is not None else ""
+    def of(cls, room: Room, crown: str = "") -> RoomSnapshot:
         return cls(
             id=str(room.pk),
             name=room.name,
             is_lobby=room.is_lobby,
             has_password=room.has_password,
             settings={name: getattr(room, name) for name in SETTING_FIELDS},
-            owner_user_id=stored_owner if owner_user_id is None else owner_user_id,
+            owner_user_id=str(room.owner_id) if room.owner_id is not None else "",
+            crown=crown,
         )
+
+    def with_crown(self, crown: str) -> RoomSnapshot:
+        return replace(self, crown=crown)
 
     def with_owner(self, owner_user_id: str) -> RoomSnapshot:
         return replace(self, owner_user_id=owner_user_id)
@@ -67,8 +72,8 @@ class RoomSnapshot:
         return bool(self.settings.get("persistent", False))
 
     def view(self) -> rules.RoomView:
-        """The rules' view of this room (ownership included, guests' too), made once per
-        snapshot: every note batch is checked against it."""
+        """The rules' view of this room, made once per snapshot: every note batch is checked
+        against it (who holds the crown is the actor's to say: ``actor_of``)."""
         view = self._view
         if view is None:
             view = self._make_view()
@@ -78,8 +83,7 @@ class RoomSnapshot:
     def _make_view(self) -> rules.RoomView:
         owner = self.owner_user_id
         return rules.RoomView(
-            owner_user_id=int(owner) if owner and not is_guest_id(owner) else None,
-            owner_guest_id=owner if is_guest_id(owner) else "",
+            owner_user_id=int(owner) if owner else None,
             is_lobby=self.is_lobby,
             is_public=bool(self.settings.get("is_public", True)),
             allow_guests=bool(self.settings.get("allow_guests", True)),
@@ -95,10 +99,11 @@ class RoomSnapshot:
             id=self.id,
             name=self.name,
             settings=pb.RoomSettings(**self.settings),
-            owner_user_id=self.owner_user_id,
+            owner_user_id=self.crown,
             is_lobby=self.is_lobby,
             has_password=self.has_password,
             member_count=member_count,
+            room_owner_user_id=self.owner_user_id,
         )
 
     def summary(self, member_count: int) -> pb.RoomSummary:
@@ -113,20 +118,37 @@ class RoomSnapshot:
         )
 
 
-def actor_of(identity: Identity) -> rules.Actor:
+def actor_of(identity: Identity, *, crowned: bool = False) -> rules.Actor:
     if identity.account_id is not None:
-        return rules.Actor(user_id=identity.account_id, role=identity.role, name=identity.username)
+        return rules.Actor(
+            user_id=identity.account_id,
+            role=identity.role,
+            name=identity.username,
+            crowned=crowned,
+        )
     return rules.Actor(
-        user_id=None, role=rules.Role.GUEST, guest_id=identity.user_id, name=identity.username
+        user_id=None,
+        role=rules.Role.GUEST,
+        guest_id=identity.user_id,
+        name=identity.username,
+        crowned=crowned,
     )
 
 
-def actor_of_record(record: MemberRecord) -> rules.Actor:
+def actor_of_record(record: MemberRecord, crown: str = "") -> rules.Actor:
+    """A member as the rules see them; ``crown`` is who holds the room's crown."""
+    crowned = bool(crown) and record.user_id == crown
     if record.is_guest:
         return rules.Actor(
-            user_id=None, role=rules.Role.GUEST, guest_id=record.user_id, name=record.username
+            user_id=None,
+            role=rules.Role.GUEST,
+            guest_id=record.user_id,
+            name=record.username,
+            crowned=crowned,
         )
-    return rules.Actor(user_id=int(record.user_id), role=record.role, name=record.username)
+    return rules.Actor(
+        user_id=int(record.user_id), role=record.role, name=record.username, crowned=crowned
+    )
 
 
 def candidate_of(record: MemberRecord) -> rules.Candidate:
@@ -152,7 +174,7 @@ def member_record(
     )
 
 
-def member(record: MemberRecord, owner_user_id: str) -> pb.Member:
+def member(record: MemberRecord, crown: str) -> pb.Member:
     return pb.Member(
         session_id=record.session_id,
         user=pb.UserInfo(
@@ -163,7 +185,7 @@ def member(record: MemberRecord, owner_user_id: str) -> pb.Member:
             role=_ROLES.get(record.role, pb.ROLE_MEMBER),
             is_guest=record.is_guest,
         ),
-        is_owner=bool(owner_user_id) and record.user_id == owner_user_id,
+        is_owner=bool(crown) and record.user_id == crown,
         muted=record.muted,
         joined_at=float(record.joined_at),
     )

@@ -57,6 +57,7 @@ class PlayerSession:
         self.session_id = secrets.token_hex(8)
         self._identity = identity
         self._actor = actor_of(identity)
+        self._crowned_actor: rules.Actor | None = None
         self.encoding = encoding
         self.runtime = runtime
         self._send_frame = send_frame
@@ -112,15 +113,23 @@ class PlayerSession:
     def identity(self, identity: Identity) -> None:
         self._identity = identity
         self._actor = actor_of(identity)
+        self._crowned_actor = None
 
     @property
     def actor(self) -> rules.Actor:
-        """The rules' view of this player, kept with the identity (checked on every batch)."""
-        return self._actor
+        """The rules' view of this player, kept with the identity (checked on every batch),
+        crowned while the player holds its room's crown."""
+        room = self.room
+        if room is None or not room.crown or room.crown != self._identity.user_id:
+            return self._actor
+        if self._crowned_actor is None:
+            self._crowned_actor = actor_of(self._identity, crowned=True)
+        return self._crowned_actor
 
     @property
     def is_owner(self) -> bool:
-        return self.room is not None and self.room.owner_user_id == self.identity.user_id
+        """The player has the owner's powers in its room (owns it, or holds its crown)."""
+        return self.room is not None and rules.is_owner(self.actor, self.room.view())
 
     def chat_limit(self, *, privileged: bool) -> quotas.SlidingWindowLimiter:
         """This player's chat rate limit (owners and moderators have a larger one)."""

@@ -45,10 +45,6 @@ class Room(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    #: A guest who inherited the room lives only in the real-time layer's presence; that
-    #: layer sets this on the instance it passes to the services. Never stored.
-    live_owner_guest_id = ""
-
     class Meta:
         constraints = [models.UniqueConstraint(Lower("name"), name="room_name_unique_ci")]
         indexes = [models.Index(fields=["is_public", "name"])]

@@ -76,12 +76,18 @@ SITE_MODERATOR_ROLES = frozenset({Role.MODERATOR, Role.ADMIN})
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a registered user (``user_id``) or a guest (``guest_id``)."""
+    """Who is acting: a registered user (``user_id``) or a guest (``guest_id``).
+
+    ``crowned``: this player holds the room's crown now, in the owner's absence (see
+    "Ownership" below). Only the real-time layer, which knows who is in the room, sets it;
+    over REST and in the admin nobody holds a crown.
+    """
 
     user_id: int | None
     role: str = Role.MEMBER
     guest_id: str = ""
     name: str = ""
+    crowned: bool = False
 
     @property
     def is_guest(self) -> bool:
@@ -99,14 +105,11 @@ class Actor:
 
 @dataclass(frozen=True)
 class RoomView:
-    """The parts of a room the rules look at.
-
-    A guest can only own a room through succession, which lives in presence, never in the
-    database; the real-time layer passes it as ``owner_guest_id``.
-    """
+    """The parts of a room the rules look at. ``owner_user_id`` is the room's owner, the
+    account that created it or was given it (None for lobbies and rooms whose owner's account
+    is gone)."""
 
     owner_user_id: int | None = None
-    owner_guest_id: str = ""
     is_lobby: bool = False
     is_public: bool = True
     allow_guests: bool = True
@@ -131,26 +134,42 @@ class Candidate:
 
 
 # --- Permissions ------------------------------------------------------------------------
+#
+# Ownership. A room's owner is stored and changes only by an explicit transfer (the owner or a
+# site moderator gives it to another account). The crown is live: whoever holds it has the
+# owner's powers in the room. The owner holds it whenever they are in the room; while they
+# are away it passes to the longest-present registered member (else guest), and the owner
+# takes it back on return. A crowned heir may moderate players below them, but not the
+# owner, and may not change, close or give away a room that has an owner.
+
+
+def is_room_owner(actor: Actor, room: RoomView) -> bool:
+    """The stored owner, in the room or not."""
+    return actor.user_id is not None and actor.user_id == room.owner_user_id
 
 
 def is_owner(actor: Actor, room: RoomView) -> bool:
-    if actor.user_id is not None:
-        return room.owner_user_id is not None and actor.user_id == room.owner_user_id
-    return bool(actor.guest_id) and actor.guest_id == room.owner_guest_id
+    """Whether ``actor`` has the owner's powers in the room: its owner, or the crown holder."""
+    return is_room_owner(actor, room) or (actor.crowned and not room.is_lobby)
 
 
 def can_moderate(actor: Actor, room: RoomView) -> bool:
-    """The owner and site moderators/admins may moderate; lobbies have no owner."""
+    """The owner, the crown holder and site moderators/admins may moderate; lobbies have no
+    owner."""
     return actor.is_site_moderator or is_owner(actor, room)
 
 
 def can_update_room(actor: Actor, room: RoomView) -> bool:
-    return can_moderate(actor, room)
+    """Settings, closing and giving the room away: its owner and site moderators; the crown
+    holder only of a room with no owner."""
+    if actor.is_site_moderator or is_room_owner(actor, room):
+        return True
+    return actor.crowned and not room.is_lobby and room.owner_user_id is None
 
 
 def can_close_room(actor: Actor, room: RoomView) -> bool:
-    """Whoever may moderate may close, except that the lobbies are never closed by hand."""
-    return not room.is_lobby and can_moderate(actor, room)
+    """Whoever may change the room may close it, except that the lobbies are never closed."""
+    return not room.is_lobby and can_update_room(actor, room)
 
 
 def can_see_room(actor: Actor, room: RoomView) -> bool:
@@ -173,9 +192,12 @@ def can_read_history(actor: Actor, room: RoomView, *, present: bool, banned: boo
 
 
 def rank_in_room(actor: Actor, room: RoomView) -> int:
-    """Higher ranks may moderate lower ones: member/guest < owner < moderator < admin."""
+    """Higher ranks may moderate lower ones:
+    member/guest < crown holder < owner < moderator < admin."""
     if actor.is_site_moderator:
-        return 3 if actor.role == Role.ADMIN else 2
+        return 4 if actor.role == Role.ADMIN else 3
+    if is_room_owner(actor, room):
+        return 2
     return 1 if is_owner(actor, room) else 0
 
 
@@ -397,3 +419,14 @@ def next_owner(members: Iterable[Candidate]) -> Candidate | None:
     """Who inherits a room: the longest-present registered member, else the longest guest."""
     ordered: Sequence[Candidate] = sorted(members, key=lambda m: (m.is_guest, m.joined_at))
     return ordered[0] if ordered else None
+
+
+def crown_holder(room: RoomView, present: Sequence[Candidate]) -> Candidate | None:
+    """Who holds the crown of a room with ``present`` members: its owner if among them,
+    else the heir ``next_owner`` picks; None for lobbies and empty rooms."""
+    if room.is_lobby:
+        return None
+    for candidate in present:
+        if candidate.user_id is not None and candidate.user_id == room.owner_user_id:
+            return candidate
+    return next_owner(present)

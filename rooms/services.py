@@ -74,12 +74,11 @@ def _as_actor(who: ActorLike) -> rules.Actor:
     return who if isinstance(who, rules.Actor) else actor_for_user(who)
 
 
-def room_view(room: Room, *, owner_guest_id: str = "") -> rules.RoomView:
-    """The rules' view of ``room``; a guest owner lives only in presence (the real-time layer
-    passes it, or sets ``room.live_owner_guest_id``)."""
+def room_view(room: Room) -> rules.RoomView:
+    """The rules' view of ``room`` (who holds its crown is the acting ``rules.Actor``'s to say:
+    only the real-time layer knows)."""
     return rules.RoomView(
         owner_user_id=room.owner_id,
-        owner_guest_id=owner_guest_id or room.live_owner_guest_id,
         is_lobby=room.is_lobby,
         is_public=room.is_public,
         allow_guests=room.allow_guests,
@@ -306,7 +305,7 @@ def update_room(
     try:
         with transaction.atomic():
             room.save(update_fields=[*changed, "updated_at"])
-            if not rules.is_owner(actor, room_view(room)):
+            if not rules.is_room_owner(actor, room_view(room)):
                 shown = sorted("password" if f == "password_hash" else f for f in changed)
                 record_moderation(
                     actor,
@@ -325,15 +324,15 @@ def update_room(
 def close_room(who: ActorLike, room: Room, source: str, reason: str = "") -> None:
     """Delete ``room`` (bans and chat go with it) after recording CLOSE_ROOM.
 
-    Owner or site moderator only; lobbies are never closed (LobbyProtectedError).
+    Owner or site moderator only (or the crown holder of a room without an owner); lobbies
+    are never closed (LobbyProtectedError).
     """
     actor = _as_actor(who)
     _check_source(source)
-    view = room_view(room)
-    if not rules.can_moderate(actor, view):
-        raise RoomForbiddenError()
     if room.is_lobby:
         raise LobbyProtectedError()
+    if not rules.can_close_room(actor, room_view(room)):
+        raise RoomForbiddenError()
     reason = _clean_reason(reason)
     room_id, room_name = room.pk, room.name
     with transaction.atomic():
@@ -351,7 +350,6 @@ def check_can_join(
     *,
     password: str = "",
     member_count: int = 0,
-    owner_guest_id: str = "",
 ) -> None:
     """Raise why ``who`` may not enter ``room`` now, if anything stops them.
 
@@ -360,7 +358,7 @@ def check_can_join(
     wrong guesses, WrongPasswordError. Owners and site moderators need no password.
     """
     actor = _as_actor(who)
-    view = room_view(room, owner_guest_id=owner_guest_id)
+    view = room_view(room)
     ban = active_ban(room, user_id=actor.user_id, guest_id=actor.guest_id)
     refusal = rules.join_refusal(actor, view, member_count=member_count, banned=ban is not None)
     if refusal == "BANNED":
@@ -663,7 +661,8 @@ def _record_on_target(
 def give_ownership(
     who: ActorLike, room: Room, target_user: User, *, source: str, reason: str = ""
 ) -> Room:
-    """The owner (or a site moderator) hands ``room`` to a registered player.
+    """The owner (or a site moderator) hands ``room`` to a registered player: the only way,
+    besides an admin, that a room's stored owner changes (``rules``, "Ownership").
 
     Lobbies have no owner (LobbyProtectedError). Records GIVE_OWNERSHIP.
     """
@@ -671,8 +670,8 @@ def give_ownership(
     _check_source(source)
     if room.is_lobby:
         raise LobbyProtectedError()
-    if not rules.can_moderate(actor, room_view(room)):
-        raise RoomForbiddenError()
+    if not rules.can_update_room(actor, room_view(room)):
+        raise RoomForbiddenError("Only the room's owner or a moderator may give it away.")
     if target_user.is_site_banned or not target_user.is_active:
         raise InvalidArgumentError("That player cannot own a room.")
     reason = _clean_reason(reason)
@@ -689,23 +688,6 @@ def give_ownership(
         )
     signals.send_on_commit(signals.owner_changed, room=room, owner_user_id=target_user.pk)
     return room
-
-
-def succeed_owner(room: Room, members: Iterable[rules.Candidate]) -> rules.Candidate | None:
-    """Pass ``room`` on when its owner's last session left; ``members`` are those remaining.
-
-    The longest-present registered member inherits it, else the longest-present guest (kept
-    only in presence: the stored owner becomes None). Returns the heir, None if nobody is left.
-    """
-    if room.is_lobby:
-        return None
-    heir = rules.next_owner(members)
-    owner_id = heir.user_id if heir is not None else None
-    if room.owner_id != owner_id:
-        room.owner_id = owner_id
-        room.save(update_fields=["owner", "updated_at"])
-        signals.send_on_commit(signals.owner_changed, room=room, owner_user_id=owner_id)
-    return heir
 
 
 # --- The audit log --------------------------------------------------------------------------
@@ -754,7 +736,6 @@ def post_chat_message(
     *,
     session_id: str = "",
     muted: bool = False,
-    owner_guest_id: str = "",
 ) -> ChatMessage:
     """Store a chat message after the room's rules and the text's limits allow it.
 
@@ -763,7 +744,7 @@ def post_chat_message(
     The text is stripped and stored as data. Rate limits are the sockets' business.
     """
     actor = _as_actor(author)
-    refusal = rules.chat_refusal(actor, room_view(room, owner_guest_id=owner_guest_id), muted=muted)
+    refusal = rules.chat_refusal(actor, room_view(room), muted=muted)
     if refusal == "MUTED":
         raise MutedError()
     if refusal == "CHAT_DISABLED":

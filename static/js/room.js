@@ -133,12 +133,24 @@ function isSiteModerator() {
   return ["MODERATOR", "ADMIN"].includes(roleName(state.me));
 }
 
+// The crown (room.owner_user_id) gives the owner's powers over players; the room itself
+// (its settings) is its owner's (room.room_owner_user_id), or the crown holder's when it has
+// no owner.
 function isOwner() {
   return Boolean(state.room && state.me && state.room.owner_user_id === state.me.id);
 }
 
+function isRoomOwner() {
+  return Boolean(state.room && state.me && state.room.room_owner_user_id === state.me.id);
+}
+
 function canModerate() {
-  return isOwner() || isSiteModerator();
+  return isOwner() || isRoomOwner() || isSiteModerator();
+}
+
+function canChangeRoom() {
+  if (isSiteModerator() || isRoomOwner()) return true;
+  return isOwner() && !(state.room && state.room.room_owner_user_id);
 }
 
 function myMember() {
@@ -298,8 +310,9 @@ function renderMembers() {
       const tags = element("span", "member-tags");
       if (member.session_id === state.sessionId) tags.append(element("span", "tag", "you"));
       if (member.is_owner) {
-        const crown = element("span", "tag tag-owner", "owner");
-        crown.title = "Owns this room";
+        const owns = state.room && user.id === state.room.room_owner_user_id;
+        const crown = element("span", "tag tag-owner", owns ? "owner" : "crown");
+        crown.title = owns ? "Owns this room" : "Holds the crown while the owner is away";
         tags.append(crown);
       }
       const role = roleName(user);
@@ -324,6 +337,10 @@ function renderMembers() {
   elements.memberCount.textContent = `(${state.members.size})`;
 }
 
+function isRoomOwnerMember(member) {
+  return Boolean(state.room && member.user.id === state.room.room_owner_user_id);
+}
+
 function openMemberDialog(sessionId) {
   const member = state.members.get(sessionId);
   if (!member) return;
@@ -334,7 +351,7 @@ function openMemberDialog(sessionId) {
   form.querySelector('[data-action="MUTE"]').hidden = member.muted;
   form.querySelector('[data-action="UNMUTE"]').hidden = !member.muted;
   form.querySelector('[data-action="GIVE_OWNERSHIP"]').hidden =
-    member.user.is_guest || member.is_owner || !(isOwner() || isSiteModerator());
+    member.user.is_guest || isRoomOwnerMember(member) || !canChangeRoom();
   openDialog(elements.memberDialog);
 }
 
@@ -414,7 +431,7 @@ function showRoom(room) {
   document.title = `${room.name} · PianoRhythm`;
   elements.lock.hidden = !room.has_password;
   elements.swatch.style.setProperty("--swatch", safeColour(room.settings && room.settings.color));
-  elements.settingsButton.hidden = !canModerate() || (room.is_lobby && !isSiteModerator());
+  elements.settingsButton.hidden = !canChangeRoom() || (room.is_lobby && !isSiteModerator());
   const settings = room.settings || {};
   const chatOn = settings.chat_enabled !== false;
   elements.chatInput.disabled = !chatOn;

@@ -233,7 +233,7 @@ async def test_closing_the_socket_leaves_the_room(connect: Connect) -> None:
 # --- ownership and empty rooms ------------------------------------------------------------------
 
 
-async def test_longest_present_registered_member_inherits_when_the_owner_leaves(
+async def test_longest_present_registered_member_holds_the_crown_while_the_owner_is_away(
     connect: Connect, connect_user: ConnectUser
 ) -> None:
     owner = await connect_user()
@@ -244,20 +244,26 @@ async def test_longest_present_registered_member_inherits_when_the_owner_leaves(
     await elder.join("heirs")
     await younger.join("heirs")
     assert elder.user is not None
-    assert elder.account is not None
+    assert owner.account is not None
     await owner.send(leave_room=pb.LeaveRoom())
     heard = await guest.drain(0.3)
     updates = [m.room_updated.room for m in heard if m.HasField("room_updated")]
     assert [room.owner_user_id for room in updates] == [elder.user.id]
+    assert updates[0].room_owner_user_id == str(owner.account.pk)
     members = [m.member_updated.member for m in heard if m.HasField("member_updated")]
     assert [(m.session_id, m.is_owner) for m in members] == [(elder.session_id, True)]
+    # The room still belongs to its owner.
     room = await stored_room("heirs")
     assert room is not None
-    assert room.owner_id == elder.account.pk
-    # The heir may now act as owner.
+    assert room.owner_id == owner.account.pk
+    # The heir moderates the room, but its settings are the owner's.
     await younger.drain(0.1)
     await elder.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(color="#abcdef")))
-    assert (await younger.expect("room_updated")).room.settings.color == "#abcdef"
+    assert (await elder.expect("error")).code == pb.ERROR_CODE_FORBIDDEN
+    assert younger.user is not None
+    kick = pb.Moderate(action=pb.MODERATION_ACTION_KICK, target_user_id=younger.user.id)
+    await elder.send(moderate=kick)
+    assert (await younger.expect("removed")).reason == pb.REMOVAL_REASON_KICKED
 
 
 async def test_a_guest_inherits_when_no_registered_member_is_left(
@@ -278,7 +284,9 @@ async def test_a_guest_inherits_when_no_registered_member_is_left(
     assert quotas[-1] == 1800
 
 
-async def test_a_guest_heir_may_act_as_owner(connect: Connect, connect_user: ConnectUser) -> None:
+async def test_a_guest_heir_moderates_but_does_not_change_the_room(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
     owner = await connect_user()
     await owner.join("guest-run", create_if_missing=True)
     heir, other = await connect(), await connect()
@@ -293,8 +301,7 @@ async def test_a_guest_heir_may_act_as_owner(connect: Connect, connect_user: Con
     removed = await other.expect("removed")
     assert removed.reason == pb.REMOVAL_REASON_KICKED
     await heir.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(chat_enabled=False)))
-    updated = await heir.expect("room_updated")
-    assert updated.room.settings.chat_enabled is False
+    assert (await heir.expect("error")).code == pb.ERROR_CODE_FORBIDDEN
 
 
 async def test_empty_non_persistent_room_is_deleted_after_the_grace_period(
@@ -718,3 +725,66 @@ async def test_creating_rooms_from_the_socket_stops_at_the_account_limit(
     assert error.code == pb.ERROR_CODE_FORBIDDEN
     assert "close one" in error.message
     assert await in_thread(Room.objects.filter(name="third").exists)() is False
+
+
+# --- ownership while the owner reloads (hardening 8) -------------------------------------------
+
+
+async def test_a_guest_cannot_take_over_a_room_while_its_owner_reloads(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner = await connect_user()
+    await owner.join("my place", create_if_missing=True, settings=pb.RoomSettings(persistent=True))
+    assert owner.account is not None
+    assert owner.user is not None
+    guest = await connect()
+    await guest.join("my place")
+    # The owner reloads the page: the socket goes, a new one comes a moment later.
+    await owner.close()
+    crowned = await guest.expect("member_updated")
+    assert crowned.member.is_owner  # the guest holds the crown meanwhile
+    # The heir tries what the review's attacker did: ban the owner, lock the room.
+    ban = pb.Moderate(action=pb.MODERATION_ACTION_BAN, target_user_id=owner.user.id)
+    await guest.send(moderate=ban)
+    assert (await guest.expect("error")).code == pb.ERROR_CODE_FORBIDDEN
+    await guest.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(password="mine")))
+    assert (await guest.expect("error")).code == pb.ERROR_CODE_FORBIDDEN
+    room = await stored_room("my place")
+    assert room is not None
+    assert room.owner_id == owner.account.pk
+    assert not room.has_password
+    # The owner is back and takes the crown back.
+    back = await connect_user(owner.account)
+    state = await back.join("my place")
+    assert state.room.owner_user_id == owner.user.id
+    assert state.room.room_owner_user_id == owner.user.id
+    assert [m.is_owner for m in state.members if m.session_id == back.session_id] == [True]
+    demoted = await guest.expect("member_updated")
+    assert (demoted.member.session_id, demoted.member.is_owner) == (guest.session_id, False)
+    await guest.drain(0.1)
+    await back.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(color="#123456")))
+    assert (await guest.expect("room_updated")).room.settings.color == "#123456"
+
+
+async def test_a_room_given_away_changes_owner_and_crown(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner = await connect_user()
+    await owner.join("gift", create_if_missing=True, settings=pb.RoomSettings(persistent=True))
+    friend = await connect_user()
+    await friend.join("gift")
+    assert friend.user is not None
+    assert friend.account is not None
+    give = pb.Moderate(action=pb.MODERATION_ACTION_GIVE_OWNERSHIP, target_user_id=friend.user.id)
+    await owner.send(moderate=give)
+    updated = await friend.expect("room_updated")
+    while updated.room.owner_user_id != friend.user.id:
+        updated = await friend.expect("room_updated")
+    assert updated.room.room_owner_user_id == friend.user.id
+    room = await stored_room("gift")
+    assert room is not None
+    assert room.owner_id == friend.account.pk
+    # The former owner is an ordinary member now.
+    await owner.drain(0.1)
+    await owner.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(color="#654321")))
+    assert (await owner.expect("error")).code == pb.ERROR_CODE_FORBIDDEN

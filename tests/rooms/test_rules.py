@@ -40,12 +40,43 @@ def test_a_role_claimed_by_a_guest_gives_no_powers() -> None:
     assert not rules.can_moderate(fake, ROOM)
 
 
-def test_a_guest_owner_lives_in_the_room_view() -> None:
-    room = RoomView(owner_user_id=None, owner_guest_id="g-1")
-    assert rules.can_moderate(GUEST, room)
-    assert not rules.can_moderate(Actor(user_id=None, role=Role.GUEST, guest_id="g-9"), room)
-    # An empty guest id never matches an unowned room.
-    assert not rules.can_moderate(Actor(user_id=None, role=Role.GUEST), RoomView())
+CROWNED_MEMBER = Actor(user_id=2, role=Role.MEMBER, name="member", crowned=True)
+CROWNED_GUEST = Actor(user_id=None, role=Role.GUEST, guest_id="g-1", crowned=True)
+
+
+def test_the_crown_holder_moderates_but_does_not_own_the_room() -> None:
+    for heir in (CROWNED_MEMBER, CROWNED_GUEST):
+        assert rules.can_moderate(heir, ROOM)
+        assert rules.can_moderate_member(heir, MEMBER if heir is CROWNED_GUEST else GUEST, ROOM)
+        # The owner outranks whoever holds the crown in their absence...
+        assert not rules.can_moderate_member(heir, OWNER, ROOM)
+        # ...and only the owner (or a moderator) changes, closes or gives away the room.
+        assert not rules.can_update_room(heir, ROOM)
+        assert not rules.can_close_room(heir, ROOM)
+    assert rules.can_moderate_member(OWNER, CROWNED_MEMBER, ROOM)
+    assert rules.rank_in_room(OWNER, ROOM) > rules.rank_in_room(CROWNED_MEMBER, ROOM)
+
+
+def test_the_crown_holder_of_a_room_without_an_owner_may_change_it() -> None:
+    ownerless = RoomView(owner_user_id=None)
+    assert rules.can_update_room(CROWNED_GUEST, ownerless)
+    assert not rules.can_update_room(GUEST, ownerless)
+    assert not rules.can_moderate(Actor(user_id=None, role=Role.GUEST), ownerless)
+
+
+def test_nobody_holds_a_lobbys_crown() -> None:
+    assert not rules.can_moderate(CROWNED_MEMBER, LOBBY)
+    assert rules.crown_holder(LOBBY, [Candidate(user_id=2, guest_id="", joined_at=1.0)]) is None
+
+
+def test_the_owner_holds_the_crown_whenever_present() -> None:
+    owner = Candidate(user_id=1, guest_id="", joined_at=50.0)
+    early = Candidate(user_id=2, guest_id="", joined_at=10.0)
+    guest = Candidate(user_id=None, guest_id="g-1", joined_at=1.0)
+    assert rules.crown_holder(ROOM, [guest, early, owner]) == owner
+    assert rules.crown_holder(ROOM, [guest, early]) == early
+    assert rules.crown_holder(ROOM, [guest]) == guest
+    assert rules.crown_holder(ROOM, []) is None
 
 
 def test_lobby_cannot_be_closed_even_by_an_admin() -> None:

@@ -446,23 +446,23 @@ def test_give_ownership_moves_the_room_and_is_recorded(
         services.give_ownership(heir, services.ensure_lobby(), owner, source=WS)
 
 
-def test_ownership_passes_to_the_longest_present_registered_member(
+def test_a_crowned_heir_may_kick_but_not_ban_the_owner_nor_change_the_room(
     owner: User, room: Room, make_user: Callable[..., User]
 ) -> None:
-    early, late = make_user(), make_user()
-    heir = services.succeed_owner(
-        room,
-        [
-            rules.Candidate(user_id=None, guest_id="g-1", joined_at=1.0),
-            rules.Candidate(user_id=late.pk, guest_id="", joined_at=9.0),
-            rules.Candidate(user_id=early.pk, guest_id="", joined_at=4.0),
-        ],
-    )
-    assert heir is not None
-    assert Room.objects.get(pk=room.pk).owner == early
-    # Only guests left: the guest owns it in presence, nobody in the database.
-    services.succeed_owner(room, [rules.Candidate(user_id=None, guest_id="g-1", joined_at=1.0)])
-    assert Room.objects.get(pk=room.pk).owner is None
+    heir_user, troll = make_user(), make_user()
+    heir = rules.Actor(user_id=heir_user.pk, name=heir_user.username, crowned=True)
+    services.kick_from_room(heir, room, services.actor_for_user(troll), source=WS)
+    with pytest.raises(RoomForbiddenError):
+        services.ban_from_room(heir, room, target_user=owner, source=WS)
+    with pytest.raises(RoomForbiddenError):
+        services.update_room(heir, room, {"password": "mine now"}, WS)
+    with pytest.raises(RoomForbiddenError):
+        services.give_ownership(heir, room, heir_user, source=WS)
+    with pytest.raises(RoomForbiddenError):
+        services.close_room(heir, room, WS)
+    room.refresh_from_db()
+    assert room.owner == owner
+    assert not room.has_password
 
 
 # --- Lobbies ---------------------------------------------------------------------------------

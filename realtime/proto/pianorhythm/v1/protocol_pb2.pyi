@@ -425,7 +425,7 @@ class Member(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., user: _Optional[_Union[UserInfo, _Mapping]] = ..., is_owner: _Optional[bool] = ..., muted: _Optional[bool] = ..., joined_at: _Optional[float] = ...) -> None: ...
 
 class RoomInfo(_message.Message):
-    __slots__ = ("id", "name", "settings", "owner_user_id", "is_lobby", "has_password", "member_count")
+    __slots__ = ("id", "name", "settings", "owner_user_id", "is_lobby", "has_password", "member_count", "room_owner_user_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
@@ -433,6 +433,7 @@ class RoomInfo(_message.Message):
     IS_LOBBY_FIELD_NUMBER: _ClassVar[int]
     HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ROOM_OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     settings: RoomSettings
@@ -440,7 +441,8 @@ class RoomInfo(_message.Message):
     is_lobby: bool
     has_password: bool
     member_count: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., settings: _Optional[_Union[RoomSettings, _Mapping]] = ..., owner_user_id: _Optional[str] = ..., is_lobby: _Optional[bool] = ..., has_password: _Optional[bool] = ..., member_count: _Optional[int] = ...) -> None: ...
+    room_owner_user_id: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., settings: _Optional[_Union[RoomSettings, _Mapping]] = ..., owner_user_id: _Optional[str] = ..., is_lobby: _Optional[bool] = ..., has_password: _Optional[bool] = ..., member_count: _Optional[int] = ..., room_owner_user_id: _Optional[str] = ...) -> None: ...
 
 class RoomSettings(_message.Message):
     __slots__ = ("max_members", "is_public", "allow_guests", "chat_enabled", "only_owner_can_play", "only_owner_can_chat", "unlimited_notes", "welcome_message", "color", "persistent", "password")
