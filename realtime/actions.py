@@ -360,7 +360,7 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
     if refusal is not None:
         raise ProtocolError(refusal, "You cannot play in this room now.")
     cleaned = validation.clean_note_batch(batch, now_ms())
-    allowed = session.note_quota.spend(len(cleaned.notes), time.monotonic())
+    allowed = await _spend_notes(session, room, len(cleaned.notes))
     if allowed < len(cleaned.notes):
         metrics.rate_limited("NOTE_QUOTA")
     if allowed == 0:
@@ -378,6 +378,16 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
     stats.recorder.record_notes(
         allowed, user_id=session.identity.account_id, room_id=room.id, room_name=room.name
     )
+
+
+async def _spend_notes(session: PlayerSession, room: RoomSnapshot, count: int) -> int:
+    """How many of ``count`` notes the player may play now: the quota is the player's in
+    this room, whatever socket or instance the notes come from (realtime.buckets)."""
+    tier = session.note_tier
+    if tier.unlimited or count == 0:
+        return count
+    allowance = session.runtime.allowances.get(f"notes:{session.player_key}:{room.id}")
+    return await allowance.take(count, quotas.note_rate(tier), tier.max, time.monotonic())
 
 
 async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
@@ -436,7 +446,12 @@ async def chat(session: PlayerSession, send: pb.ChatSend) -> None:
     room_id = _room_id(session)
     privileged = session.is_owner or session.identity.is_site_moderator
     limiter = session.chat_limit(privileged=privileged)
-    if not limiter.allow(time.monotonic()):
+    now = time.monotonic()
+    # The socket's own window, then the player's across all its sockets and instances.
+    shared = session.runtime.allowances.get(f"chat:{session.player_key}", lease=False)
+    if not limiter.allow(now) or not await shared.take(
+        1, limiter.limit / limiter.window, limiter.limit, now
+    ):
         metrics.rate_limited("CHAT")
         raise ProtocolError("RATE_LIMITED", "You are sending messages too fast.")
     text = validation.clean_chat_text(send.text)
@@ -567,6 +582,7 @@ def _moderate(
                 room,
                 guest_id=target_id,
                 guest_name=target.username if target else "",
+                guest_address_key=target.address_key if target else "",
                 duration_seconds=duration,
                 reason=move.reason,
                 source=SOURCE,

@@ -21,8 +21,9 @@ from redis.exceptions import RedisError
 from analytics import metrics, stats
 from analytics.logs import bind_log_context
 from pianorhythm.exceptions import DomainError
-from realtime import actions, codec, events, handshake
+from realtime import actions, codec, events, handshake, quotas
 from realtime.backpressure import transport_probe
+from realtime.codec import EncodedMessage
 from realtime.exceptions import ProtocolError
 from realtime.messages import now_ms, server
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
@@ -55,6 +56,11 @@ async def depart(session: PlayerSession) -> None:
     session.stop()
     runtime = session.runtime
     runtime.hub.disconnect(session)
+    try:
+        await runtime.presence.close_connection(session.session_id, session.connection_keys)
+    except UNAVAILABLE as exc:
+        # Counted connections of this instance stop counting once its heartbeat expires.
+        logger.warning("could not uncount %s: %s", session.describe(), exc)
     if session.watching_room_list:
         await runtime.hub.unsubscribe(actions.ROOM_LIST_TOPIC, session)
     try:
@@ -149,7 +155,18 @@ class PianoConsumer(AsyncConsumer):
             transport_probe(self.base_send),
             on_broken=depart,
         )
+        try:
+            full = await self._count_connection(session)
+        except UNAVAILABLE as exc:
+            logger.warning("real-time unavailable, socket refused: %s", exc)
+            await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+            await self._close(CLOSE_TRY_LATER)
+            return
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+        if full:
+            self.session = None  # never registered: nothing to undo when it goes
+            await self._refuse_over_limit(session, full)
+            return
         bind_log_context(session_id=session.session_id, user_id=identity.account_id)
         runtime.hub.connect(session)
         session.start()
@@ -162,10 +179,35 @@ class PianoConsumer(AsyncConsumer):
                     user=identity.to_proto(),
                     server_time=now_ms(),
                     server_version=settings.VERSION,
-                    note_quota=pb.NoteQuota(**session.note_quota.to_message_fields()),
+                    note_quota=pb.NoteQuota(**quotas.note_quota_fields(session.note_tier)),
                 )
             )
         )
+
+    async def _count_connection(self, session: PlayerSession) -> str:
+        """Count the socket against its address's and account's limits, on every instance;
+        the message to refuse it with, or "" when it may stay."""
+        limits = session.connection_limits(
+            settings.MAX_SOCKETS_PER_ADDRESS, settings.MAX_SOCKETS_PER_ACCOUNT
+        )
+        full = await session.runtime.presence.open_connection(
+            session.session_id, session.runtime.instance_id, limits
+        )
+        if full is None:
+            session.connection_keys = tuple(key for key, _ in limits)
+            return ""
+        if full.startswith("user:"):
+            limit, whose = settings.MAX_SOCKETS_PER_ACCOUNT, "your account"
+        else:
+            limit, whose = settings.MAX_SOCKETS_PER_ADDRESS, "your address"
+        return f"Too many connections open for {whose} (at most {limit}); close one first."
+
+    async def _refuse_over_limit(self, session: PlayerSession, message: str) -> None:
+        metrics.rate_limited("CONNECTIONS")
+        logger.info("socket refused: %s", message)
+        refusal = EncodedMessage(codec.error_message("RATE_LIMITED", message))
+        await self._send_frame(codec.join_encoded(session.encoding, [refusal]))
+        await self._close(CLOSE_FLOOD)
 
     # -- frames -------------------------------------------------------------------------------
 

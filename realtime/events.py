@@ -296,5 +296,6 @@ async def sweep_abandoned_rooms(runtime: Runtime) -> None:
 
 
 async def on_tick(runtime: Runtime) -> None:
+    runtime.allowances.prune(time.monotonic())
     await close_idle_sessions(runtime)
     await sweep_abandoned_rooms(runtime)

@@ -13,6 +13,7 @@ socket must send one, so another site's page cannot ride a player's session.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,10 +26,12 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+from analytics.access import client_address as forwarded_client_address
 from realtime import tickets
 from realtime.identity import (
     GUEST_COOKIE,
     Identity,
+    address_key,
     guest_id_from_cookie,
     guest_identity,
     new_guest_id,
@@ -185,8 +188,22 @@ def _session(scope: dict[str, Any]) -> SessionBase | None:
     return session
 
 
+def client_address(scope: dict[str, Any]) -> str:
+    """The client's address: the peer's, or behind NUM_PROXIES trusted proxies the one the
+    outermost of them saw (X-Forwarded-For), as the REST throttles count it."""
+    client = scope.get("client") or ("", 0)
+    forwarded = _header(scope, b"x-forwarded-for") or ""
+    return forwarded_client_address(str(client[0] or ""), forwarded, settings.NUM_PROXIES)
+
+
 async def authenticate(scope: dict[str, Any]) -> Identity:
-    """The identity a WebSocket handshake may act as, or ``HandshakeRefusedError``."""
+    """The identity a WebSocket handshake may act as, or ``HandshakeRefusedError``; it
+    carries the key of the client's address (``identity.address_key``)."""
+    identity = await _authenticate(scope)
+    return replace(identity, address_key=address_key(client_address(scope)))
+
+
+async def _authenticate(scope: dict[str, Any]) -> Identity:
     query_string = bytes(scope.get("query_string", b""))
     if len(query_string) > MAX_QUERY_STRING:
         raise HandshakeRefusedError("query string too long")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core import signing
 
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
@@ -43,6 +47,8 @@ class Identity:
     session_key: str = ""
     #: The sign-in (refresh-token family) a token- or ticket-authenticated socket belongs to.
     token_family: str = ""
+    #: Where the socket comes from (``address_key``): limits and guests' bans hold per address.
+    address_key: str = ""
 
     @property
     def is_guest(self) -> bool:
@@ -62,6 +68,7 @@ class Identity:
             account_id=self.account_id,
             session_key=self.session_key,
             token_family=self.token_family,
+            address_key=self.address_key,
         )
 
     def to_proto(self) -> pb.UserInfo:
@@ -99,7 +106,22 @@ def guest_id_from_cookie(value: str | None) -> str | None:
     return guest_id if _GUEST_ID_RE.fullmatch(guest_id) else None
 
 
-def guest_identity(guest_id: str, session_key: str = "") -> Identity:
+def address_key(address: str) -> str:
+    """A stable, private key for a client address: the address (an IPv6 address by its /64
+    network, which one client usually holds whole) hashed with the secret key, so limits and
+    bans can hold per address without storing addresses. "" for an unknown address."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    network = ip if ip.version == 4 else ipaddress.ip_network(f"{ip}/64", strict=False)
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"address:{network}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:24]
+
+
+def guest_identity(guest_id: str, session_key: str = "", address_key: str = "") -> Identity:
     """A guest named ``Guest-xxxx`` after the last four characters of its id."""
     name = f"Guest-{guest_id[-4:]}"
     return Identity(
@@ -109,4 +131,5 @@ def guest_identity(guest_id: str, session_key: str = "") -> Identity:
         color=GUEST_COLOR,
         role="GUEST",
         session_key=session_key,
+        address_key=address_key,
     )

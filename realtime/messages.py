@@ -125,6 +125,7 @@ def actor_of(identity: Identity, *, crowned: bool = False) -> rules.Actor:
             role=identity.role,
             name=identity.username,
             crowned=crowned,
+            address_key=identity.address_key,
         )
     return rules.Actor(
         user_id=None,
@@ -132,6 +133,7 @@ def actor_of(identity: Identity, *, crowned: bool = False) -> rules.Actor:
         guest_id=identity.user_id,
         name=identity.username,
         crowned=crowned,
+        address_key=identity.address_key,
     )
 
 
@@ -145,6 +147,7 @@ def actor_of_record(record: MemberRecord, crown: str = "") -> rules.Actor:
             guest_id=record.user_id,
             name=record.username,
             crowned=crowned,
+            address_key=record.address_key,
         )
     return rules.Actor(
         user_id=int(record.user_id), role=record.role, name=record.username, crowned=crowned
@@ -171,6 +174,7 @@ def member_record(
         instance_id=instance_id,
         joined_at=int(now_ms()),
         muted=muted,
+        address_key=identity.address_key,
     )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, cast
 
@@ -63,6 +63,9 @@ class MemberRecord:
     instance_id: str
     joined_at: int  # ms since the epoch
     muted: bool = False
+    #: The private key of the member's address (never sent to clients): a guest banned or
+    #: muted is banned or muted by address too.
+    address_key: str = ""
 
     def to_json(self) -> str:
         """Encode compactly (one-letter keys): a room of 100 is read on every join."""
@@ -75,7 +78,10 @@ class MemberRecord:
         """Decode what ``to_json`` produced; raise ``PresenceError`` on anything else."""
         try:
             data = json.loads(raw)
-            values = {name: data[short] for name, short in _SHORT.items()}
+            values = {name: data[short] for name, short in _SHORT.items() if short in data}
+            missing = _REQUIRED - values.keys()
+            if missing:
+                raise KeyError(sorted(missing))
             # Redis' Lua cjson may write integers as floats (e.g. 1.7e+12) when it re-encodes.
             values["joined_at"] = int(values["joined_at"])
             return cls(**values)
@@ -94,7 +100,11 @@ _SHORT: dict[str, str] = {
     "instance_id": "i",
     "joined_at": "t",
     "muted": "m",
+    "address_key": "a",
 }
+#: Fields every record carries (the others have defaults: records written before they
+#: existed still read).
+_REQUIRED = frozenset(_SHORT) - {"muted", "address_key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,18 @@ class PresenceStore(Protocol):
         """The live owner's user id, or None."""
         ...
 
+    async def open_connection(
+        self, session_id: str, instance_id: str, limits: Sequence[tuple[str, int]]
+    ) -> str | None:
+        """Count a socket against each ``(key, limit)`` (its address, its account), on every
+        instance: all or nothing. Returns the first key already at its limit (nothing is
+        counted then), or None. Sockets of dead instances no longer count."""
+        ...
+
+    async def close_connection(self, session_id: str, keys: Sequence[str]) -> None:
+        """Stop counting a socket opened with ``open_connection``."""
+        ...
+
     async def heartbeat(self, instance_id: str) -> bool:
         """Mark the instance alive for the heartbeat TTL. Returns False when it was not alive
         just before (first call, expired after a stall, or Redis lost its data): the caller
@@ -216,6 +238,8 @@ class MemoryPresence:
         self._rooms: dict[str, dict[str, MemberRecord]] = {}
         self._owners: dict[str, str] = {}
         self._alive_until: dict[str, float] = {}
+        #: Connections counted per limit key: key -> session id -> instance id.
+        self._connections: dict[str, dict[str, str]] = {}
 
     def _is_alive(self, instance_id: str) -> bool:
         return self._alive_until.get(instance_id, float("-inf")) > self._clock()
@@ -281,6 +305,29 @@ class MemoryPresence:
     async def owner(self, room_id: str) -> str | None:
         return self._owners.get(room_id)
 
+    async def open_connection(
+        self, session_id: str, instance_id: str, limits: Sequence[tuple[str, int]]
+    ) -> str | None:
+        for key, limit in limits:
+            holders = self._connections.get(key, {})
+            live = [s for s, iid in holders.items() if self._is_alive(iid) and s != session_id]
+            if len(live) >= limit:
+                return key
+        for key, _ in limits:
+            holders = self._connections.setdefault(key, {})
+            for stale in [s for s, iid in holders.items() if not self._is_alive(iid)]:
+                del holders[stale]
+            holders[session_id] = instance_id
+        return None
+
+    async def close_connection(self, session_id: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            holders = self._connections.get(key)
+            if holders is not None:
+                holders.pop(session_id, None)
+                if not holders:
+                    del self._connections[key]
+
     async def heartbeat(self, instance_id: str) -> bool:
         was_alive = self._is_alive(instance_id)
         self._alive_until[instance_id] = self._clock() + self._ttl
@@ -314,6 +361,8 @@ class MemoryPresence:
 #   {p}:presence:rooms                    set of room ids that have members (for reaping)
 #   {p}:presence:instances                set of instance ids that have heartbeated
 #   {p}:presence:instance:{instance_id}   heartbeat key, expires after the TTL
+#   {p}:presence:conn:{limit_key}         hash session_id -> instance_id: the sockets counted
+#                                         against a per-address or per-account limit
 #
 # Every read-check-write runs as a Lua script because Redis runs a script atomically: two
 # instances admitting the last free seat, or two reapers removing the same dead member, are
@@ -398,6 +447,31 @@ return redis.call('SREM', KEYS[1], ARGV[1])
 """
 
 
+# KEYS: one connection hash per limit. ARGV: session_id, instance_id, alive-key prefix, then
+# one limit per key. Drops holders whose instance is dead, then admits the socket into every
+# hash or none. Returns 0 when admitted, else the (1-based) index of the key at its limit.
+# (The alive keys it reads are named from the prefix: one Redis server, not a cluster.)
+_OPEN_CONNECTION = """
+for i, key in ipairs(KEYS) do
+  local holders = redis.call('HGETALL', key)
+  local count = 0
+  for j = 1, #holders, 2 do
+    if redis.call('EXISTS', ARGV[3] .. holders[j + 1]) == 0 then
+      redis.call('HDEL', key, holders[j])
+    elseif holders[j] ~= ARGV[1] then
+      count = count + 1
+    end
+  end
+  if count >= tonumber(ARGV[3 + i]) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('HSET', key, ARGV[1], ARGV[2])
+  redis.call('EXPIRE', key, 86400)
+end
+return 0
+"""
+
+
 class RedisPresence:
     """Presence in Redis (a single server or a replicated primary, not Redis Cluster: the
     reaping script reads keys of several rooms)."""
@@ -432,6 +506,7 @@ class RedisPresence:
         self._set_owner = self._redis.register_script(_SET_OWNER)
         self._reap_room = self._redis.register_script(_REAP_ROOM)
         self._forget_instance = self._redis.register_script(_FORGET_INSTANCE)
+        self._open_connection = self._redis.register_script(_OPEN_CONNECTION)
 
     def _members_key(self, room_id: str) -> str:
         return f"{self._prefix}:room:{room_id}:members"
@@ -441,6 +516,9 @@ class RedisPresence:
 
     def _alive_key(self, instance_id: str) -> str:
         return f"{self._prefix}:instance:{instance_id}"
+
+    def _connection_key(self, key: str) -> str:
+        return f"{self._prefix}:conn:{key}"
 
     @property
     def _rooms_key(self) -> str:
@@ -516,6 +594,25 @@ class RedisPresence:
 
     async def owner(self, room_id: str) -> str | None:
         return cast(str | None, await self._redis.get(self._owner_key(room_id)))
+
+    async def open_connection(
+        self, session_id: str, instance_id: str, limits: Sequence[tuple[str, int]]
+    ) -> str | None:
+        if not limits:
+            return None
+        full = await self._open_connection(
+            keys=[self._connection_key(key) for key, _ in limits],
+            args=[session_id, instance_id, self._alive_key(""), *(limit for _, limit in limits)],
+        )
+        return limits[int(full) - 1][0] if full else None
+
+    async def close_connection(self, session_id: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hdel(self._connection_key(key), session_id)
+            await pipe.execute()
 
     async def heartbeat(self, instance_id: str) -> bool:
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -3,7 +3,8 @@
 Every method takes ``now``, monotonic seconds (``time.monotonic()`` in the consumer), so the
 rules are tested with a fake clock and a socket's limits cost no system call of their own.
 
-- ``NoteQuota``: notes a member may play, MPP tiers (DESIGN §5); excess notes are dropped.
+- Note quota tiers: notes a player may play, MPP's tiers; excess notes are dropped (the
+  buckets themselves are shared by a player's sockets: ``realtime.buckets``).
 - ``FloodGuard``: frames per socket; over the rate a frame is dropped (RATE_LIMITED), and a
   sustained flood closes the socket (4429).
 - ``chat_limiter``: chat messages per member, 4 per 4 s (owner and moderators 10).
@@ -93,50 +94,14 @@ def tier_for(*, is_lobby: bool, is_owner: bool, unlimited: bool) -> NoteQuotaTie
     return OWNER_TIER if is_owner else ROOM_TIER
 
 
-class NoteQuota:
-    """One member's note quota: ``spend`` says how many notes of a batch may be relayed."""
+def note_rate(tier: NoteQuotaTier) -> float:
+    """Notes per second a tier refills (its bucket holds ``tier.max``)."""
+    return tier.allowance * 1000 / tier.interval_ms
 
-    def __init__(self, tier: NoteQuotaTier, now: float) -> None:
-        self._tier = tier
-        self._bucket = self._bucket_for(tier, now)
 
-    @staticmethod
-    def _bucket_for(tier: NoteQuotaTier, now: float) -> RateLimiter | None:
-        if tier.unlimited:
-            return None
-        return RateLimiter(tier.allowance * 1000 / tier.interval_ms, tier.max, now)
-
-    @property
-    def tier(self) -> NoteQuotaTier:
-        return self._tier
-
-    def set_tier(self, tier: NoteQuotaTier, now: float) -> None:
-        """Switch tier (ownership changed, ``unlimited_notes`` toggled). Notes already spent
-        stay spent, so that toggling tiers cannot refill the bucket."""
-        if tier == self._tier:
-            return
-        old = self._bucket
-        self._tier = tier
-        self._bucket = self._bucket_for(tier, now)
-        if old is not None and self._bucket is not None:
-            spent = old.burst - old.tokens(now)
-            self._bucket.take(math.ceil(spent), now)
-
-    def spend(self, n: int, now: float) -> int:
-        """Spend ``n`` notes; return how many are allowed. The rest are dropped, not relayed."""
-        if n < 0:
-            raise ValueError(f"cannot spend a negative number of notes: {n}")
-        if self._bucket is None:
-            return n
-        return self._bucket.take(n, now)
-
-    def to_message_fields(self) -> dict[str, int]:
-        """Fields of the ``NoteQuota`` server message."""
-        return {
-            "allowance": self._tier.allowance,
-            "max": self._tier.max,
-            "interval_ms": self._tier.interval_ms,
-        }
+def note_quota_fields(tier: NoteQuotaTier) -> dict[str, int]:
+    """Fields of the ``NoteQuota`` server message for ``tier`` (zeros: no limit)."""
+    return {"allowance": tier.allowance, "max": tier.max, "interval_ms": tier.interval_ms}
 
 
 # --- Frames and chat ----------------------------------------------------------------------

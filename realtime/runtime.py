@@ -21,6 +21,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from realtime.buckets import Allowances, allowances_from_settings
 from realtime.hub import Hub
 from realtime.presence import MemberRecord, PresenceStore, presence_from_settings
 
@@ -37,6 +38,8 @@ class Runtime:
     instance_id: str
     hub: Hub
     presence: PresenceStore
+    #: Players' note and chat quotas, shared by all of a player's sockets on every instance.
+    allowances: Allowances
     #: Called for each member of a dead instance that this process reaped.
     on_reaped: Callable[[str, MemberRecord], Awaitable[None]] | None = None
     #: Called after a heartbeat that found this instance forgotten (Redis lost its data).
@@ -99,6 +102,7 @@ class Runtime:
                 await task
         await self.hub.stop()
         await self.presence.close()
+        await self.allowances.close()
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -157,6 +161,7 @@ async def get_runtime(
                 instance_id=instance_id,
                 hub=Hub(layer, instance_id),
                 presence=presence_from_settings(),
+                allowances=allowances_from_settings(),
                 frame_limit=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
             )
             if configure is not None:

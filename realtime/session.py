@@ -77,7 +77,8 @@ class PlayerSession:
         self.lock = asyncio.Lock()
 
         now = time.monotonic()
-        self.note_quota = quotas.NoteQuota(quotas.LOBBY_TIER, now)
+        #: The note quota tier of the current room and ownership (realtime.quotas).
+        self.note_tier = quotas.LOBBY_TIER
         # Made on first use: most sockets never chat or send a bad frame, and a thousand
         # idle sockets should cost as little as they can (DESIGN.md §6).
         self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
@@ -98,6 +99,8 @@ class PlayerSession:
         self.closed = False
         #: Set once the socket has left the hub and its room (disconnect or shutdown).
         self.departed = False
+        #: The per-address and per-account limits this socket is counted against.
+        self.connection_keys: tuple[str, ...] = ()
 
     # -- identity as the hub sees it ----------------------------------------------------------
 
@@ -130,6 +133,26 @@ class PlayerSession:
     def is_owner(self) -> bool:
         """The player has the owner's powers in its room (owns it, or holds its crown)."""
         return self.room is not None and rules.is_owner(self.actor, self.room.view())
+
+    @property
+    def player_key(self) -> str:
+        """Whose quotas this socket spends: its account's, or for a guest its address's (a
+        guest reconnecting, or many guest sockets of one address, are one player)."""
+        identity = self._identity
+        if identity.account_id is not None:
+            return f"u{identity.account_id}"
+        if identity.address_key:
+            return f"a{identity.address_key}"
+        return f"g{identity.user_id}"
+
+    def connection_limits(self, per_address: int, per_account: int) -> list[tuple[str, int]]:
+        """The limits this socket counts against: its address's and its account's."""
+        limits: list[tuple[str, int]] = []
+        if self._identity.address_key:
+            limits.append((f"addr:{self._identity.address_key}", per_address))
+        if self._identity.account_id is not None:
+            limits.append((f"user:{self._identity.account_id}", per_account))
+        return limits
 
     def chat_limit(self, *, privileged: bool) -> quotas.SlidingWindowLimiter:
         """This player's chat rate limit (owners and moderators have a larger one)."""
@@ -305,10 +328,10 @@ class PlayerSession:
             is_owner=self.is_owner,
             unlimited=room is not None and bool(room.settings.get("unlimited_notes")),
         )
-        if tier == self.note_quota.tier:
+        if tier == self.note_tier:
             return
-        self.note_quota.set_tier(tier, time.monotonic())
-        self.send(server(note_quota=pb.NoteQuota(**self.note_quota.to_message_fields())))
+        self.note_tier = tier
+        self.send(server(note_quota=pb.NoteQuota(**quotas.note_quota_fields(tier))))
 
     def describe(self) -> dict[str, Any]:
         return {

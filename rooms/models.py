@@ -70,6 +70,9 @@ class RoomBan(models.Model):
         related_name="room_bans",
     )
     guest_id = models.CharField(max_length=64, blank=True)
+    #: For a guest: the private key of the address it connected from (never the address),
+    #: so that a new guest from there is refused too.
+    address_key = models.CharField(max_length=64, blank=True, db_index=True)
     banned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -119,6 +122,8 @@ class RoomMute(models.Model):
         related_name="room_mutes",
     )
     guest_id = models.CharField(max_length=64, blank=True)
+    #: For a guest: the private key of its address, as for bans.
+    address_key = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
 

@@ -88,6 +88,10 @@ class Actor:
     guest_id: str = ""
     name: str = ""
     crowned: bool = False
+    #: A private key of the address a live player connects from (the real-time layer's):
+    #: password guesses count per address, and a guest's ban or mute holds for the address,
+    #: so that a guest cannot shed them by reconnecting as a new guest.
+    address_key: str = ""
 
     @property
     def is_guest(self) -> bool:

@@ -359,7 +359,9 @@ def check_can_join(
     """
     actor = _as_actor(who)
     view = room_view(room)
-    ban = active_ban(room, user_id=actor.user_id, guest_id=actor.guest_id)
+    ban = active_ban(
+        room, user_id=actor.user_id, guest_id=actor.guest_id, address_key=actor.address_key
+    )
     refusal = rules.join_refusal(actor, view, member_count=member_count, banned=ban is not None)
     if refusal == "BANNED":
         raise BannedError(until=ban.expires_at if ban else None)
@@ -368,7 +370,9 @@ def check_can_join(
     if refusal == "ROOM_FULL":
         raise RoomFullError()
     if rules.needs_password(actor, view):
-        check_room_password(room, password, identity=_identity_key(actor))
+        check_room_password(
+            room, password, identity=_identity_key(actor), address_key=actor.address_key
+        )
 
 
 # --- Bans -----------------------------------------------------------------------------------
@@ -395,11 +399,17 @@ def active_bans(room: Room) -> QuerySet[RoomBan]:
     )
 
 
-def active_ban(room: Room, *, user_id: int | None = None, guest_id: str = "") -> RoomBan | None:
-    """The ban in force on this user (or, for a guest, this guest id), if any."""
+def active_ban(
+    room: Room, *, user_id: int | None = None, guest_id: str = "", address_key: str = ""
+) -> RoomBan | None:
+    """The ban in force on this user, if any; for a guest, on this guest id or on a guest of
+    the same address (``address_key``): a new guest from there is the same guest."""
     if user_id is None and not guest_id:
         return None
-    return room.bans.filter(_ban_subject(user_id, guest_id), _unexpired()).first()
+    subject = _ban_subject(user_id, guest_id)
+    if user_id is None and address_key:
+        subject |= Q(user__isnull=True, address_key=address_key)
+    return room.bans.filter(subject, _unexpired()).first()
 
 
 def check_not_banned(room: Room, *, user_id: int | None = None, guest_id: str = "") -> None:
@@ -477,12 +487,15 @@ def ban_from_room(
     target_user: User | None = None,
     guest_id: str = "",
     guest_name: str = "",
+    guest_address_key: str = "",
     duration_seconds: int | None = None,
     reason: str = "",
     source: str,
 ) -> RoomBan:
     """Ban a user (or a guest id) from ``room`` for ``duration_seconds`` (None: for good).
 
+    A guest's ban also holds for its address when it is known (``guest_address_key``, from
+    the real-time layer), so the guest cannot shed it by reconnecting as a new guest.
     Banning someone already banned replaces the ban's expiry and reason. Records BAN.
     """
     actor = _as_actor(who)
@@ -501,7 +514,10 @@ def ban_from_room(
             )
         else:
             ban, _ = RoomBan.objects.update_or_create(
-                room=room, user=None, guest_id=guest_id, defaults=defaults
+                room=room,
+                user=None,
+                guest_id=guest_id,
+                defaults={**defaults, "address_key": guest_address_key},
             )
         record_moderation(
             actor,
@@ -605,7 +621,10 @@ def mute_in_room(
         RoomMute.objects.update_or_create(
             room=room,
             **_subject_fields(target),
-            defaults={"expires_at": expires_at},
+            defaults={
+                "expires_at": expires_at,
+                "address_key": target.address_key if target.is_guest else "",
+            },
         )
         return _record_on_target(who, Action.MUTE, source, room, target, reason, expires_at)
 
@@ -618,7 +637,7 @@ def unmute_in_room(
     check_can_moderate_member(who, room, target)
     reason = _clean_reason(reason)
     with transaction.atomic():
-        RoomMute.objects.filter(room=room, **_subject_fields(target)).delete()
+        _mutes_of(room, target).delete()
         return _record_on_target(who, Action.UNMUTE, source, room, target, reason)
 
 
@@ -630,11 +649,20 @@ def _subject_fields(target: rules.Actor) -> dict[str, Any]:
     return {"user__isnull": True, "guest_id": target.guest_id}
 
 
+def _mutes_of(room: Room, target: rules.Actor) -> QuerySet[RoomMute]:
+    """The mutes on ``target``: a guest's also by its address, as for bans."""
+    mutes = RoomMute.objects.filter(room=room, **_subject_fields(target))
+    if target.is_guest and target.address_key:
+        mutes |= RoomMute.objects.filter(
+            room=room, user__isnull=True, address_key=target.address_key
+        )
+    return mutes
+
+
 def active_mute(room: Room, target: rules.Actor) -> RoomMute | None:
     """``target``'s mute in ``room`` if one is in force (its ``expires_at`` None: until
-    lifted); expired mutes do not count."""
-    mutes = RoomMute.objects.filter(room=room, **_subject_fields(target))
-    return mutes.filter(_unexpired()).first()
+    lifted); expired mutes do not count. A guest's mute holds for its address too."""
+    return _mutes_of(room, target).filter(_unexpired()).first()
 
 
 def _record_on_target(

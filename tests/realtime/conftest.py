@@ -130,6 +130,7 @@ async def connect(transactional_db: None) -> AsyncIterator[Connect]:
         encoding: codec.Encoding = codec.Encoding.PROTO,
         headers: list[tuple[bytes, bytes]] | None = None,
         path: str = "/ws/",
+        client: tuple[str, int] | None = None,
     ) -> Player:
         communicator = WebsocketCommunicator(
             application,
@@ -137,6 +138,9 @@ async def connect(transactional_db: None) -> AsyncIterator[Connect]:
             headers=with_host(headers if headers is not None else [ORIGIN]),
             subprotocols=[encoding.value],
         )
+        if client is not None:
+            # The peer's address, as a server puts it in the scope (the communicator does not).
+            communicator.scope["client"] = client
         connected, _ = await communicator.connect(timeout=5)
         if not connected:
             raise AssertionError("connection refused")
@@ -184,11 +188,12 @@ def connect_user(
         user: User | None = None,
         *,
         encoding: codec.Encoding = codec.Encoding.PROTO,
+        client: tuple[str, int] | None = None,
         **fields: Any,
     ) -> Player:
         account = user or await database_sync_to_async(make_user)(**fields)
         headers = await database_sync_to_async(bearer_headers)(account)
-        player = await connect(encoding=encoding, headers=headers)
+        player = await connect(encoding=encoding, headers=headers, client=client)
         player.account = account
         return player
 

@@ -467,3 +467,51 @@ async def test_presence_from_settings_uses_redis_when_configured(settings):
 
 def _pair_key(pair: tuple[str, MemberRecord]) -> tuple[str, str]:
     return pair[0], pair[1].session_id
+
+
+# --- Connections per address and per account ------------------------------------------------
+
+
+async def test_connections_are_counted_against_every_limit_all_or_nothing(backend):
+    store_a = await started(backend.store(), "instance-a")
+    store_b = await started(backend.store(), "instance-b")
+    limits = [("addr:x", 3), ("user:1", 2)]
+    assert await store_a.open_connection("s1", "instance-a", limits) is None
+    assert await store_b.open_connection("s2", "instance-b", limits) is None
+    # The account is at its limit across both instances; the address is not, and is not
+    # charged for the refused socket.
+    assert await store_a.open_connection("s3", "instance-a", limits) == "user:1"
+    assert await store_a.open_connection("s3", "instance-a", [("addr:x", 3)]) is None
+    assert await store_b.open_connection("s4", "instance-b", [("addr:x", 3)]) == "addr:x"
+    await store_a.close_connection("s1", ["addr:x", "user:1"])
+    assert await store_b.open_connection("s4", "instance-b", limits) is None
+
+
+async def test_a_socket_opened_again_is_not_counted_twice(backend):
+    store = await started(backend.store())
+    limits = [("addr:y", 1)]
+    assert await store.open_connection("s1", "i1", limits) is None
+    assert await store.open_connection("s1", "i1", limits) is None
+    assert await store.open_connection("s2", "i1", limits) == "addr:y"
+
+
+async def test_connections_of_a_dead_instance_stop_counting(backend):
+    doomed = await started(backend.store(heartbeat_ttl=0.3), "instance-a")
+    survivor = await started(backend.store(heartbeat_ttl=0.3), "instance-b")
+    assert await doomed.open_connection("s1", "instance-a", [("addr:z", 1)]) is None
+    assert await survivor.open_connection("s2", "instance-b", [("addr:z", 1)]) == "addr:z"
+    await asyncio.sleep(0.45)  # instance-a stops heartbeating
+    await survivor.heartbeat("instance-b")
+    assert await survivor.open_connection("s2", "instance-b", [("addr:z", 1)]) is None
+
+
+async def test_occupied_rooms_are_the_rooms_with_members_and_their_counts(backend):
+    store = await started(backend.store())
+    assert await store.occupied_rooms() == {}
+    await store.join("a", member("i1"), capacity=10)
+    await store.join("a", member("i1"), capacity=10)
+    only = member("i1")
+    await store.join("b", only, capacity=10)
+    assert await store.occupied_rooms() == {"a": 2, "b": 1}
+    await store.leave("b", only.session_id)
+    assert await store.occupied_rooms() == {"a": 2}

@@ -13,10 +13,11 @@ from realtime.quotas import (
     FloodGuard,
     FloodVerdict,
     IntervalGate,
-    NoteQuota,
     RateLimiter,
     SlidingWindowLimiter,
     chat_limiter,
+    note_quota_fields,
+    note_rate,
     tier_for,
 )
 
@@ -85,69 +86,15 @@ def test_tiers_match_the_design():
     assert (OWNER_TIER.allowance, OWNER_TIER.max, OWNER_TIER.interval_ms) == (600, 1800, 2000)
 
 
-def test_note_quota_allows_the_burst_then_drops_the_rest():
-    quota = NoteQuota(LOBBY_TIER, now=0.0)
-    assert quota.spend(500, 0.0) == 500
-    assert quota.spend(300, 0.0) == 100
-    assert quota.spend(1, 0.0) == 0
+def test_note_quota_message_fields() -> None:
+    assert note_quota_fields(OWNER_TIER) == {"allowance": 600, "max": 1800, "interval_ms": 2000}
+    # Zeros tell the client there is no limit.
+    assert note_quota_fields(UNLIMITED_TIER) == {"allowance": 0, "max": 0, "interval_ms": 0}
 
 
-def test_note_quota_refills_allowance_per_interval():
-    quota = NoteQuota(ROOM_TIER, now=0.0)
-    assert quota.spend(1200, 0.0) == 1200
-    assert quota.spend(1000, 2.0) == 400
-    assert quota.spend(1000, 3.0) == 200
-
-
-def test_note_quota_sustains_the_allowance_rate():
-    quota = NoteQuota(LOBBY_TIER, now=0.0)
-    quota.spend(600, 0.0)
-    # Batches every 200 ms for 10 s: 200 notes per 2 s get through, no more.
-    allowed = sum(quota.spend(100, t / 5) for t in range(1, 51))
-    assert allowed == 1000
-
-
-def test_unlimited_quota_allows_everything():
-    quota = NoteQuota(UNLIMITED_TIER, now=0.0)
-    assert quota.spend(1_000_000, 0.0) == 1_000_000
-    assert quota.to_message_fields() == {"allowance": 0, "max": 0, "interval_ms": 0}
-
-
-def test_note_quota_message_fields():
-    assert NoteQuota(OWNER_TIER, now=0.0).to_message_fields() == {
-        "allowance": 600,
-        "max": 1800,
-        "interval_ms": 2000,
-    }
-
-
-def test_note_quota_rejects_negative_spend():
-    with pytest.raises(ValueError, match="negative"):
-        NoteQuota(ROOM_TIER, now=0.0).spend(-5, 0.0)
-
-
-def test_set_tier_keeps_notes_already_spent():
-    quota = NoteQuota(ROOM_TIER, now=0.0)
-    quota.spend(1000, 0.0)
-    quota.set_tier(OWNER_TIER, 0.0)
-    assert quota.tier == OWNER_TIER
-    assert quota.spend(2000, 0.0) == 800
-
-
-def test_set_tier_to_and_from_unlimited():
-    quota = NoteQuota(ROOM_TIER, now=0.0)
-    quota.set_tier(UNLIMITED_TIER, 0.0)
-    assert quota.spend(5000, 0.0) == 5000
-    quota.set_tier(ROOM_TIER, 0.0)
-    assert quota.spend(5000, 0.0) == 1200
-
-
-def test_toggling_tiers_does_not_refill_the_bucket():
-    quota = NoteQuota(ROOM_TIER, now=0.0)
-    quota.spend(1200, 0.0)
-    quota.set_tier(OWNER_TIER, 0.0)
-    quota.set_tier(ROOM_TIER, 0.0)
-    assert quota.spend(10, 0.0) == 0
+def test_note_rate_is_the_allowance_per_second() -> None:
+    assert note_rate(LOBBY_TIER) == 100.0
+    assert note_rate(OWNER_TIER) == 300.0
 
 
 # --- Chat ---------------------------------------------------------------------------------

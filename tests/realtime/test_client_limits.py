@@ -1,0 +1,223 @@
+"""Limits per person, not per socket (hardening issue, items 3 and 7): sockets per address
+and per account, note and chat quotas shared by all of a player's sockets, and a guest's
+ban, mute and password guesses held by its address, so reconnecting as a new guest sheds
+none of them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from google.protobuf import json_format
+
+from pianorhythm.asgi import application
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from rooms.models import ChatMessage, Room
+from rooms.passwords import MAX_WRONG_GUESSES, hash_room_password
+from tests.realtime.conftest import ORIGIN, Connect, ConnectUser, Player, with_host
+
+in_thread = database_sync_to_async
+HOME = ("203.0.113.7", 40000)
+ELSEWHERE = ("198.51.100.9", 40000)
+
+
+async def try_socket(
+    client: tuple[str, int], headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[str, Any]:
+    """Open a socket from ``client``: ("welcome", user) or ("refused", (error, close code))."""
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/",
+        headers=with_host(headers or [ORIGIN]),
+        subprotocols=["pianorhythm.v1.json"],
+    )
+    communicator.scope["client"] = client
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    first = json_format.Parse(await communicator.receive_from(5), pb.ServerFrame()).messages[0]
+    if first.WhichOneof("kind") == "welcome":
+        opened.append(communicator)
+        return "welcome", first.welcome.user
+    closed = await communicator.receive_output(5)
+    return "refused", (first.error, closed.get("code"))
+
+
+opened: list[WebsocketCommunicator] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_sockets() -> Any:
+    yield
+    while opened:
+        await opened.pop().disconnect()
+
+
+async def test_sockets_from_one_address_stop_at_the_limit(connect: Connect, settings: Any) -> None:
+    settings.MAX_SOCKETS_PER_ADDRESS = 10
+    results = [await try_socket(HOME) for _ in range(14)]
+    assert [kind for kind, _ in results] == ["welcome"] * 10 + ["refused"] * 4
+    error, code = results[-1][1]
+    assert error.code == pb.ERROR_CODE_RATE_LIMITED
+    assert "your address" in error.message
+    assert code == 4429
+    # Another address is not affected, and a freed socket makes room again.
+    assert (await try_socket(ELSEWHERE))[0] == "welcome"
+    await opened.pop(0).disconnect()
+    assert (await try_socket(HOME))[0] == "welcome"
+
+
+async def test_sockets_of_one_account_stop_at_the_limit_from_any_address(
+    connect_user: ConnectUser, make_user: Any, settings: Any
+) -> None:
+    settings.MAX_SOCKETS_PER_ACCOUNT = 3
+    user = await in_thread(make_user)()
+    from tests.realtime.conftest import bearer_headers
+
+    for n in range(3):
+        headers = await in_thread(bearer_headers)(user)
+        assert (await try_socket((f"10.0.0.{n}", 1), headers))[0] == "welcome"
+    headers = await in_thread(bearer_headers)(user)
+    kind, (error, _code) = await try_socket(("10.0.9.9", 1), headers)
+    assert kind == "refused"
+    assert "your account" in error.message
+
+
+# --- quotas shared by a player's sockets ---------------------------------------------------------
+
+
+def notes(count: int) -> pb.NoteBatch:
+    import time
+
+    return pb.NoteBatch(
+        start_time=time.time() * 1000,
+        notes=[pb.NoteEvent(type=pb.NOTE_EVENT_TYPE_NOTE_ON, key=60, velocity=90)] * count,
+    )
+
+
+async def heard_notes(listener: Player, seconds: float = 0.5) -> int:
+    return sum(
+        len(m.note_batch.notes) for m in await listener.drain(seconds) if m.HasField("note_batch")
+    )
+
+
+async def test_twenty_five_guest_sockets_of_one_address_share_one_note_quota(
+    connect: Connect,
+) -> None:
+    listener = await connect(client=ELSEWHERE)
+    await listener.join()
+    flooders = [await connect(client=HOME) for _ in range(25)]
+    for flooder in flooders:
+        await flooder.join()
+    await listener.drain(0.2)
+    for flooder in flooders:
+        for _ in range(2):
+            await flooder.send(note_batch=notes(300))  # 15,000 notes in one burst
+    heard = await heard_notes(listener)
+    # The lobby's burst is 600 for the address, plus what refills in the meantime.
+    assert 600 <= heard <= 700
+
+
+async def test_one_accounts_sockets_share_one_note_quota(
+    connect: Connect, connect_user: ConnectUser, make_user: Any
+) -> None:
+    listener = await connect()
+    await listener.join()
+    user = await in_thread(make_user)()
+    sockets = [await connect_user(user, client=(f"10.1.0.{n}", 1)) for n in range(5)]
+    for socket in sockets:
+        await socket.join()
+    await listener.drain(0.2)
+    for socket in sockets:
+        await socket.send(note_batch=notes(300))
+    assert 600 <= await heard_notes(listener) <= 700
+
+
+async def test_twenty_five_guest_sockets_of_one_address_share_one_chat_quota(
+    connect: Connect,
+) -> None:
+    sockets = [await connect(client=HOME) for _ in range(25)]
+    for socket in sockets:
+        await socket.join()
+    for n, socket in enumerate(sockets):
+        for m in range(4):
+            await socket.send(chat=pb.ChatSend(text=f"spam {n}.{m}"))
+    await asyncio.sleep(0.5)
+    stored = await in_thread(ChatMessage.objects.count)()
+    assert 4 <= stored <= 6  # four in a burst, and what refills (one a second)
+
+
+# --- a guest's ban, mute and guesses hold for its address ---------------------------------------
+
+
+async def owned_room(connect_user: ConnectUser, name: str, **settings: Any) -> Player:
+    owner = await connect_user()
+    await owner.join(
+        name, create_if_missing=True, settings=pb.RoomSettings(persistent=True, **settings)
+    )
+    return owner
+
+
+async def test_a_banned_guest_cannot_come_back_as_a_new_guest(
+    connect: Connect, connect_user: ConnectUser, make_user: Any
+) -> None:
+    owner = await owned_room(connect_user, "quiet")
+    guest = await connect(client=HOME)
+    await guest.join("quiet")
+    assert guest.user is not None
+    await owner.send(
+        moderate=pb.Moderate(action=pb.MODERATION_ACTION_BAN, target_user_id=guest.user.id)
+    )
+    assert (await guest.expect("removed")).reason == pb.REMOVAL_REASON_BANNED
+    again = await connect(client=HOME)  # a new socket, no cookie: a new guest id
+    assert again.user is not None
+    assert again.user.id != guest.user.id
+    await again.send(join_room=pb.JoinRoom(room_name="quiet"))
+    assert (await again.expect("error")).code == pb.ERROR_CODE_BANNED
+    # A guest of another address, and an account at this one, are not banned.
+    await (await connect(client=ELSEWHERE)).join("quiet")
+    await (await connect_user(client=HOME)).join("quiet")
+
+
+async def test_a_muted_guest_is_still_muted_as_a_new_guest(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner = await owned_room(connect_user, "hush")
+    guest = await connect(client=HOME)
+    await guest.join("hush")
+    assert guest.user is not None
+    await owner.send(
+        moderate=pb.Moderate(action=pb.MODERATION_ACTION_MUTE, target_user_id=guest.user.id)
+    )
+    await guest.expect("member_updated")
+    await guest.close()
+    again = await connect(client=HOME)
+    state = await again.join("hush")
+    assert [m.muted for m in state.members if m.session_id == again.session_id] == [True]
+    await again.send(chat=pb.ChatSend(text="can you hear me"))
+    assert (await again.expect("error")).code == pb.ERROR_CODE_MUTED
+
+
+async def test_password_guesses_are_limited_per_address_across_new_guests(
+    connect: Connect, fast_passwords: None
+) -> None:
+    @in_thread
+    def locked() -> None:
+        Room.objects.create(name="vault", persistent=True, password_hash=hash_room_password("x1"))
+
+    await locked()
+    codes = []
+    for n in range(MAX_WRONG_GUESSES + 3):  # a fresh guest socket for every guess
+        guesser = await connect(client=HOME)
+        await guesser.send(join_room=pb.JoinRoom(room_name="vault", password=f"guess {n}"))
+        codes.append((await guesser.expect("error")).code)
+        await guesser.close()
+    assert codes[:MAX_WRONG_GUESSES] == [pb.ERROR_CODE_WRONG_PASSWORD] * MAX_WRONG_GUESSES
+    assert set(codes[MAX_WRONG_GUESSES:]) == {pb.ERROR_CODE_RATE_LIMITED}
+    # Even the right password waits; another address has its own budget.
+    right = await connect(client=HOME)
+    await right.send(join_room=pb.JoinRoom(room_name="vault", password="x1"))
+    assert (await right.expect("error")).code == pb.ERROR_CODE_RATE_LIMITED
+    await (await connect(client=ELSEWHERE)).join("vault", password="x1")
