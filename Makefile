@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
-# Incoming WebSocket messages over 64 KiB are refused (close 1009) while they arrive,
-# before they are buffered: the consumer's own limit is the same.
-DAPHNE_FLAGS ?= --websocket-max-message-size 65536 --websocket-max-frame-size 65536
+# Extra Daphne options for `make serve` (pianorhythm.server adds the message size limit and
+# the request deadline of the settings).
+DAPHNE_FLAGS ?=
 
 .PHONY: run serve test lint format typecheck pytest migrate proto vendor superuser clean bench
 
@@ -26,7 +26,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime migrate serve
 
 serve:
-	$(BIN)/daphne -b $(HOST) -p $(PORT) $(DAPHNE_FLAGS) pianorhythm.asgi:application
+	$(BIN)/python -m pianorhythm.server -b $(HOST) -p $(PORT) $(DAPHNE_FLAGS)
 
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput

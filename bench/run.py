@@ -274,6 +274,9 @@ class Bench:
                     command += ["--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop"]
                     command += ["--ws", "websockets", "--ws-max-size", "65536"]
                     command += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
+                elif target.app == "project":  # as `make run` serves it
+                    command = [sys.executable, "-m", "pianorhythm.server", "-b", "127.0.0.1"]
+                    command += ["-p", "{port}"]
                 else:
                     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
                     command += [*DAPHNE_FLAGS, _MODULE[target.app]]

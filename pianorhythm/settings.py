@@ -205,6 +205,11 @@ MAX_ROOMS_PER_ACCOUNT = env_int("MAX_ROOMS_PER_ACCOUNT", 10, minimum=1)
 # Rooms in the live lobby list: the main lobby, then the busiest (a search finds the others).
 # At most 100, so that the list always fits in one frame.
 ROOM_LIST_LIMIT = env_int("ROOM_LIST_LIMIT", 100, minimum=1, maximum=100)
+# A request (line, headers, body) must arrive whole within this many seconds of its
+# connection opening, or the connection is dropped (pianorhythm.server).
+HTTP_REQUEST_TIMEOUT = env_float("HTTP_REQUEST_TIMEOUT", 15.0)
+if not 1.0 <= HTTP_REQUEST_TIMEOUT <= 300.0:
+    raise ImproperlyConfigured("HTTP_REQUEST_TIMEOUT must be between 1 and 300")
 # The largest WebSocket message either way (the interface server enforces it on what clients
 # send; the server never sends a bigger frame). Never less than 64 KiB: the largest message
 # the server makes (a full room's state, a 300-note batch in JSON) is bounded below that.

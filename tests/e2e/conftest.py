@@ -1,6 +1,6 @@
 """Real processes for end-to-end tests: Daphne instances sharing one database, and Redis.
 
-``server_process(env, port=None)`` starts ``daphne pianorhythm.asgi:application`` on a free
+``server_process(env, port=None)`` starts Daphne (``python -m pianorhythm.server``) on a free
 port with ``env`` on top of a clean environment. All instances of one test share a SQLite
 file (VAR_DIR in the test's tmp_path, migrated once before the first starts) and so also the
 development secret and JWT keys generated there: a token from one instance works on the other.
@@ -69,10 +69,6 @@ def _base_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-# The flags `make run` serves with (see the Makefile).
-DAPHNE_FLAGS = ("--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536")
-
-
 class ServerProcess:
     """One Daphne instance. ``url`` is its HTTP root, ``ws_url`` the protocol endpoint."""
 
@@ -81,7 +77,7 @@ class ServerProcess:
     ) -> None:
         self.port = port
         self.env = env
-        self.daphne_args = [*DAPHNE_FLAGS, *daphne_args]
+        self.daphne_args = list(daphne_args)
         self.log_path = log_path
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws/"
@@ -90,16 +86,16 @@ class ServerProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
+                # As `make run` serves: Daphne through pianorhythm.server.
                 [
                     sys.executable,
                     "-m",
-                    "daphne",
+                    "pianorhythm.server",
                     "-b",
                     "127.0.0.1",
                     "-p",
                     str(self.port),
                     *self.daphne_args,
-                    "pianorhythm.asgi:application",
                 ],
                 cwd=REPO,
                 env=self.env,

@@ -1,0 +1,103 @@
+"""Serve the project with Daphne: ``python -m pianorhythm.server [daphne options]``.
+
+Daphne as it comes holds a connection whose request never finishes for as long as bytes
+trickle in (Twisted's idle timeout starts again with every byte), so a few hundred such
+connections from one client tie the server up. This launcher runs Daphne's own command line
+with two things of ours:
+
+- every request must arrive whole, request line, headers and body, within
+  ``HTTP_REQUEST_TIMEOUT`` seconds of the connection opening (or, on a kept-alive
+  connection, of its first line), or the connection is dropped;
+- the WebSocket message size limit, both ways, is ``WEBSOCKET_MAX_MESSAGE_BYTES`` unless
+  the options given say otherwise (the real-time layer never sends more).
+
+Any Daphne option may follow (``-b``, ``-p``, ``--proxy-headers``, ...); the application is
+always ``pianorhythm.asgi:application``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+logger = logging.getLogger("pianorhythm.server")
+
+APPLICATION = "pianorhythm.asgi:application"
+
+
+def install_request_deadline(seconds: float) -> None:
+    """Make Daphne drop connections whose request has not fully arrived within ``seconds``."""
+    # daphne.server first: it installs Twisted's asyncio reactor, which must come before
+    # anything imports the default one.
+    import daphne.server
+    from daphne import http_protocol
+    from twisted.internet import reactor as twisted_reactor
+
+    reactor: Any = twisted_reactor
+
+    def expire(channel: Any) -> None:
+        transport = getattr(channel, "transport", None)
+        if transport is not None and not getattr(channel, "_pr_request_done", False):
+            logger.info("dropped a connection whose request took over %.0f s", seconds)
+            transport.abortConnection()
+
+    def arm(channel: Any) -> None:
+        channel._pr_request_done = False
+        channel._pr_deadline = reactor.callLater(seconds, expire, channel)
+
+    class DeadlineRequest(http_protocol.WebRequest):
+        """A request that must arrive whole before its connection's deadline."""
+
+        def __init__(self, channel: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(channel, *args, **kwargs)
+            deadline = getattr(channel, "_pr_deadline", None)
+            if deadline is None or not deadline.active():
+                arm(channel)  # a later request of a kept-alive connection
+
+        def process(self) -> None:
+            self.channel._pr_request_done = True
+            deadline = getattr(self.channel, "_pr_deadline", None)
+            if deadline is not None and deadline.active():
+                deadline.cancel()
+            super().process()
+
+    class DeadlineHTTPFactory(http_protocol.HTTPFactory):
+        def buildProtocol(self, addr: Any) -> Any:  # noqa: N802 - Twisted's name
+            protocol = super().buildProtocol(addr)
+            protocol.requestFactory = DeadlineRequest
+            # Twisted wraps the HTTP channel in a protocol that can switch to HTTP/2; the
+            # deadline belongs to the channel, which the requests see.
+            arm(getattr(protocol, "_channel", protocol))
+            return protocol
+
+    daphne.server.HTTPFactory = DeadlineHTTPFactory
+
+
+def _has_option(args: Sequence[str], name: str) -> bool:
+    return any(arg == name or arg.startswith(name + "=") for arg in args)
+
+
+def daphne_arguments(args: Sequence[str], message_bytes: int) -> list[str]:
+    """Daphne's command line: ``args``, the message size defaults, the application."""
+    full = list(args)
+    for option in ("--websocket-max-message-size", "--websocket-max-frame-size"):
+        if not _has_option(full, option):
+            full += [option, str(message_bytes)]
+    return [*full, APPLICATION]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pianorhythm.settings")
+    from daphne.cli import CommandLineInterface
+    from django.conf import settings
+
+    install_request_deadline(settings.HTTP_REQUEST_TIMEOUT)
+    args = sys.argv[1:] if argv is None else argv
+    CommandLineInterface().run(daphne_arguments(args, settings.WEBSOCKET_MAX_MESSAGE_BYTES))
+
+
+if __name__ == "__main__":
+    main()
