@@ -86,7 +86,7 @@ async def test_one_players_notes_share_one_quota_across_instances(
         await on_b.join(room)
         await asyncio.sleep(0.3)
         started = time.monotonic()
-        batch = [("NOTE_ON", 60, 90)] * 300
+        batch = [("NOTE_ON", 60, 90, 0)] * 300
         for _ in range(4):  # 2,400 notes, 1,200 from each instance
             await on_a.send_notes(batch)
             await on_b.send_notes(batch)
