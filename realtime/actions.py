@@ -439,7 +439,7 @@ def _post_chat(session: PlayerSession, room_id: str, text: str) -> pb.ChatMessag
         session_id=session.session_id,
         muted=session.muted,
     )
-    return chat_line(message)
+    return chat_line(message, session.identity.role)
 
 
 async def chat(session: PlayerSession, send: pb.ChatSend) -> None:
@@ -474,6 +474,12 @@ def _save_profile(account_id: int, changes: dict[str, str]) -> tuple[str, str]:
     return user.shown_name, user.color
 
 
+@database_sync_to_async
+def _check_guest_name(name: str) -> None:
+    """A guest's chosen name may not pass for an account's username, as no display name may."""
+    users.check_display_name(name)
+
+
 async def update_profile(session: PlayerSession, update: pb.UpdateProfile) -> None:
     changes: dict[str, str] = {}
     if update.HasField("display_name"):
@@ -488,6 +494,8 @@ async def update_profile(session: PlayerSession, update: pb.UpdateProfile) -> No
         problem = user_rules.color_problem(changes["color"]) if "color" in changes else None
         if problem:
             raise InvalidArgumentError(problem)
+        if changes.get("display_name"):
+            await _check_guest_name(changes["display_name"])
         name = changes.get("display_name") or session.identity.username
         color = changes.get("color", session.identity.color).lower()
     session.identity = session.identity.with_profile(name, color)

@@ -195,8 +195,13 @@ def member(record: MemberRecord, crown: str) -> pb.Member:
     )
 
 
-def chat_line(message: ChatMessage) -> pb.ChatMessage:
+def chat_line(message: ChatMessage, role: str | None = None) -> pb.ChatMessage:
+    """A stored chat line as sent; ``role`` is the author's (their account's now, if not
+    given: history shows who is staff today)."""
     user_id = str(message.user_id) if message.user_id is not None else message.guest_id
+    if role is None:
+        author = message.user if message.user_id is not None else None
+        role = "GUEST" if author is None else "ADMIN" if author.is_superuser else author.role
     return pb.ChatMessage(
         id=str(message.pk),
         session_id=message.session_id,
@@ -204,6 +209,7 @@ def chat_line(message: ChatMessage) -> pb.ChatMessage:
         display_name=message.display_name,
         text=message.text,
         sent_at=message.sent_at.timestamp() * 1000.0,
+        role=_ROLES.get(role, pb.ROLE_MEMBER),
     )
 
 

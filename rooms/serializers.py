@@ -139,11 +139,20 @@ def settings_error_fields(fields: dict[str, str]) -> dict[str, Any]:
 
 class ChatMessageSerializer(serializers.ModelSerializer[ChatMessage]):
     username = serializers.CharField(source="user.username", allow_null=True, read_only=True)
+    role = serializers.SerializerMethodField(
+        help_text="GUEST, MEMBER, MODERATOR or ADMIN: who the author is (show it by the name)."
+    )
 
     class Meta:
         model = ChatMessage
-        fields = ["id", "username", "display_name", "text", "sent_at"]
+        fields = ["id", "username", "display_name", "role", "text", "sent_at"]
         read_only_fields = fields
+
+    def get_role(self, message: ChatMessage) -> str:
+        author = message.user
+        if author is None:
+            return "GUEST"
+        return "ADMIN" if author.is_superuser else author.role
 
 
 class RoomBanSerializer(serializers.ModelSerializer[RoomBan]):

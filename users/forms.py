@@ -100,7 +100,10 @@ class _ProfileFieldsMixin(forms.ModelForm):
     """Apply the profile rules to the admin's user forms too."""
 
     def clean_display_name(self) -> str:
-        return _checked(services.check_display_name, self.cleaned_data["display_name"])
+        user = self.instance if isinstance(self.instance, User) else None
+        return _checked(
+            lambda name: services.check_display_name(name, user), self.cleaned_data["display_name"]
+        )
 
     def clean_color(self) -> str:
         return _checked(services.check_color, self.cleaned_data["color"])
@@ -167,6 +170,10 @@ class LiftBanForm(forms.Form):
 class ProfileForm(forms.Form):
     """The profile page: how others see you. Saved by ``services.update_profile``."""
 
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
     display_name = forms.CharField(
         max_length=32,
         required=False,
@@ -185,7 +192,10 @@ class ProfileForm(forms.Form):
     )
 
     def clean_display_name(self) -> str:
-        return _checked(services.check_display_name, self.cleaned_data["display_name"])
+        return _checked(
+            lambda name: services.check_display_name(name, self.user),
+            self.cleaned_data["display_name"],
+        )
 
     def clean_color(self) -> str:
         return _checked(services.check_color, self.cleaned_data["color"])

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from users.rules import username_key
+
 COLOR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a2b3c.")
 
 # Readable on the dark keyboard and on white text alike.
@@ -44,6 +46,9 @@ class User(AbstractUser):
         null=True, blank=True, help_text="Site ban: refused everywhere until this time."
     )
     ban_reason = models.CharField(max_length=255, blank=True)
+    #: What the username looks like (``rules.name_skeleton``), so that no new username or
+    #: display name can pass for it. Kept in step with the username on every save.
+    name_key = models.CharField(max_length=150, db_index=True, editable=False, default="")
 
     class Meta:
         indexes = [models.Index(fields=["role"]), models.Index(fields=["banned_until"])]
@@ -64,6 +69,13 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @classmethod
     def from_db(

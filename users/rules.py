@@ -6,8 +6,11 @@ function returns a message describing what is wrong, or None when the value is a
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+
+from confusable_homoglyphs import confusables
 
 DISPLAY_NAME_MAX = 32
 STATUS_TEXT_MAX = 128
@@ -20,6 +23,19 @@ _USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 RESERVED_USERNAMES = frozenset(
     {"me", "admin", "administrator", "moderator", "system", "root", "lobby", "pianorhythm"}
+)
+# Names no player may appear as, whatever the letters they are spelt with: they claim an
+# authority or a role the player does not have.
+RESERVED_NAMES = RESERVED_USERNAMES | frozenset(
+    {"mod", "mods", "staff", "owner", "server", "official", "support", "admins", "moderators"}
+)
+# A default guest name ("Guest-1a2b"): nobody may choose one and pass for another guest.
+_GUEST_NAME_RE = re.compile(r"guest[-_ ]?[0-9a-f]{4}")
+
+# Characters that look like nothing or like a space: Hangul fillers, the braille blank,
+# and the like. Names use them to look empty or to pad themselves into another's shape.
+BLANK_LOOKING = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u180e\u200b\u2060\ufeff\u034f\u17b4\u17b5"
 )
 
 # Ranks for "who may moderate whom": a higher rank outranks a lower one.
@@ -55,8 +71,83 @@ def _text_problem(value: str, limit: int, what: str, allow_newlines: bool = Fals
 
 
 def display_name_problem(name: str) -> str | None:
-    """Display names: at most 32 printable characters; empty means "use the username"."""
-    return _text_problem(name, DISPLAY_NAME_MAX, "Display name")
+    """Display names: at most 32 printable characters that show as something, and not a
+    reserved name in any spelling; empty means "use the username"."""
+    problem = _text_problem(name, DISPLAY_NAME_MAX, "Display name")
+    if problem is not None or not name:
+        return problem
+    return invisible_name_problem(name) or reserved_name_problem(name)
+
+
+def invisible_name_problem(name: str) -> str | None:
+    """Why ``name`` would look blank or padded (filler characters, nothing visible), or None."""
+    if any(char in BLANK_LOOKING for char in name):
+        return "Names cannot use characters that look like blanks."
+    if not any(unicodedata.category(char)[0] in "LNPS" and not char.isspace() for char in name):
+        return "A name needs at least one visible letter, digit or symbol."
+    return None
+
+
+def reserved_name_problem(name: str) -> str | None:
+    """Why ``name`` passes for a reserved name or a default guest name, or None."""
+    if name_skeleton(name) in _RESERVED_SKELETONS:
+        return "That name is reserved."
+    if _GUEST_NAME_RE.fullmatch(_plain(name).replace(" ", "")):
+        return "Names like a guest's (Guest-1a2b) are reserved for guests."
+    return None
+
+
+# Look-alikes within ASCII, after the letters of other scripts have been mapped to theirs:
+# what a reader cannot tell apart in a player list (I, l, 1, i and | are one stroke).
+_ASCII_FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("5", "s"))
+_STROKES = str.maketrans({"i": "l", "1": "l", "|": "l", "!": "l"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _latin_look_alike(char: str) -> str:
+    """The ASCII characters that ``char`` looks like (Unicode's confusables data), or it."""
+    if char.isascii():
+        return char
+    found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"])
+    if found:
+        for homoglyph in found[0]["homoglyphs"]:
+            if homoglyph["c"].isascii():
+                return str(homoglyph["c"])
+    return char
+
+
+def _plain(name: str) -> str:
+    """``name`` unfolded (NFKC), in lower case, other scripts' look-alikes as Latin letters."""
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(_latin_look_alike(char) for char in text if unicodedata.category(char) != "Cf")
+    return text.lower()
+
+
+def name_skeleton(name: str) -> str:
+    """What ``name`` looks like, for telling look-alike names apart (after Unicode TR39's
+    skeletons): compatibility forms unfolded (full-width and mathematical letters), letters
+    of other scripts mapped to the Latin ones they look like, spaces, marks and separators
+    dropped, case and ASCII look-alikes (rn/m, 0/o, I/l/1/i) folded. Two names look alike
+    when their skeletons are equal."""
+    text = "".join(
+        char
+        for char in _plain(name)
+        if not char.isspace()
+        and unicodedata.category(char) not in ("Mn", "Me")
+        and char not in "-_."
+    )
+    for look_alike, letter in _ASCII_FOLDS:
+        text = text.replace(look_alike, letter)
+    return text.translate(_STROKES)
+
+
+_RESERVED_SKELETONS = frozenset(name_skeleton(word) for word in RESERVED_NAMES)
+
+
+def username_key(username: str) -> str:
+    """The skeleton a username is stored under: display names and new usernames are
+    compared with it."""
+    return name_skeleton(username)
 
 
 def status_text_problem(text: str) -> str | None:
@@ -80,6 +171,8 @@ def username_problem(username: str) -> str | None:
         return "Use only letters A-Z, digits, dots, dashes and underscores."
     lowered = username.lower()
     if lowered in RESERVED_USERNAMES or lowered.startswith("guest"):
+        return "That username is reserved."
+    if name_skeleton(username) in _RESERVED_SKELETONS:
         return "That username is reserved."
     return None
 

@@ -40,7 +40,8 @@ class MeSerializer(serializers.ModelSerializer[User]):
         read_only_fields = ["id", "username", "role", "date_joined"]
 
     def validate_display_name(self, value: str) -> str:
-        return _checked(services.check_display_name, value)
+        user = self.instance if isinstance(self.instance, User) else None
+        return _checked(lambda name: services.check_display_name(name, user), value)
 
     def validate_color(self, value: str) -> str:
         return _checked(services.check_color, value)

@@ -8,6 +8,7 @@ them again, so no caller can skip a rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -55,14 +56,34 @@ def _check_rule(field: str, value: str, problem: str | None) -> str:
     return value
 
 
+def _looks_like_a_username(name: str, other_than: User | None) -> bool:
+    """Whether ``name`` looks like another account's username (``rules.name_skeleton``)."""
+    alike = User.objects.filter(name_key=rules.name_skeleton(name))
+    if other_than is not None and other_than.pk is not None:
+        alike = alike.exclude(pk=other_than.pk)
+    return alike.exists()
+
+
 def check_username(username: str) -> str:
+    """A new username: the rules, and not a look-alike of another account's."""
     username = username.strip()
-    return _check_rule("username", username, rules.username_problem(username))
+    username = _check_rule("username", username, rules.username_problem(username))
+    if (
+        _looks_like_a_username(username, None)
+        and not User.objects.filter(username__iexact=username).exists()
+    ):
+        raise InvalidFieldError("username", "That username looks like another player's.")
+    return username
 
 
-def check_display_name(name: str) -> str:
+def check_display_name(name: str, user: User | None = None) -> str:
+    """A display name for ``user`` (None: an account being made, or a guest): the rules, and
+    not a look-alike of another account's username."""
     name = rules.normalize_text(name)
-    return _check_rule("display_name", name, rules.display_name_problem(name))
+    name = _check_rule("display_name", name, rules.display_name_problem(name))
+    if name and _looks_like_a_username(name, user):
+        raise InvalidFieldError("display_name", "That name looks like another player's username.")
+    return name
 
 
 def check_color(color: str) -> str:
@@ -164,8 +185,8 @@ def update_profile(user: User, **fields: str) -> User:
     unknown = set(fields) - PROFILE_FIELDS
     if unknown:
         raise InvalidArgumentError(f"Unknown profile fields: {', '.join(sorted(unknown))}.")
-    checks = {
-        "display_name": check_display_name,
+    checks: dict[str, Callable[[str], str]] = {
+        "display_name": lambda name: check_display_name(name, user),
         "color": check_color,
         "status_text": check_status_text,
         "bio": check_bio,

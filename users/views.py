@@ -243,6 +243,9 @@ class ProfilePageView(LoginRequiredMixin, FormView):
     template_name = "registration/profile.html"
     form_class = ProfileForm
 
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "user": _page_user(self.request)}
+
     def get_initial(self) -> dict[str, Any]:
         user = _page_user(self.request)
         return {

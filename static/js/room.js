@@ -316,7 +316,9 @@ function renderMembers() {
         tags.append(crown);
       }
       const role = roleName(user);
-      if (role === "MODERATOR" || role === "ADMIN") tags.append(element("span", "tag", "mod"));
+      if (role === "MODERATOR" || role === "ADMIN") {
+        tags.append(element("span", "tag", role === "ADMIN" ? "admin" : "mod"));
+      }
       if (user.is_guest) tags.append(element("span", "tag tag-quiet", "guest"));
       if (member.muted) {
         const muted = element("span", "tag tag-muted", "muted");
@@ -397,7 +399,14 @@ function chatLine(message) {
   const colour = colourOfUser(message.user_id);
   if (colour) name.style.setProperty("--name", colour);
   const text = element("span", "chat-text", message.text);
-  item.append(time, name, text);
+  item.append(time);
+  // Who wrote it, by the name: nobody passes for staff, or for someone with an account.
+  const role = state.protocol.enumName("Role", message.role || 0);
+  if (role === "GUEST") item.append(element("span", "tag tag-quiet chat-tag", "guest"));
+  if (role === "MODERATOR" || role === "ADMIN") {
+    item.append(element("span", "tag chat-tag", role === "ADMIN" ? "admin" : "mod"));
+  }
+  item.append(name, text);
   return item;
 }
 

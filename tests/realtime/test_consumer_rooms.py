@@ -788,3 +788,54 @@ async def test_a_room_given_away_changes_owner_and_crown(
     await owner.drain(0.1)
     await owner.send(update_room=pb.UpdateRoom(settings=pb.RoomSettings(color="#654321")))
     assert (await owner.expect("error")).code == pb.ERROR_CODE_FORBIDDEN
+
+
+# --- names that pass for others, and roles beside names (hardening 17) --------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Moderator", "\u041c\u043ed\u0435r\u0430t\u043er", "\u3164", "\u2800", "Guest-1a2b"]
+)
+async def test_a_guest_cannot_take_a_reserved_or_blank_name(connect: Connect, name: str) -> None:
+    guest = await connect()
+    await guest.join()
+    error = await refused(guest, update_profile=pb.UpdateProfile(display_name=name))
+    assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
+
+
+async def test_nobody_on_a_socket_can_take_a_look_alike_of_an_accounts_username(
+    connect: Connect, connect_user: ConnectUser, make_user: Any
+) -> None:
+    await in_thread(make_user)("alice")
+    guest = await connect()
+    member = await connect_user()
+    for player in (guest, member):
+        await player.join()
+        error = await refused(player, update_profile=pb.UpdateProfile(display_name="\u0430lice"))
+        assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
+        assert "looks like another player" in error.message
+
+
+async def test_chat_lines_say_who_is_a_guest_and_who_is_staff(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    guest = await connect()
+    moderator = await connect_user(role="MODERATOR")
+    member = await connect_user()
+    for player in (guest, moderator, member):
+        await player.join()
+    for player in (guest, moderator, member):
+        await player.send(chat=pb.ChatSend(text="hi"))
+        assert player.user is not None
+    lines = [m.chat for m in await member.drain(0.3) if m.HasField("chat")]
+    roles = {line.user_id: line.role for line in lines}
+    assert guest.user is not None
+    assert moderator.user is not None
+    assert member.user is not None
+    assert roles[guest.user.id] == pb.ROLE_GUEST
+    assert roles[moderator.user.id] == pb.ROLE_MODERATOR
+    assert roles[member.user.id] == pb.ROLE_MEMBER
+    # And in the history a later joiner gets.
+    late = await connect()
+    state = await late.join()
+    assert {line.user_id: line.role for line in state.recent_chat} == roles

@@ -238,7 +238,15 @@ def test_messages_are_cursor_paginated_newest_first(
     second = api_client.get(first["next"]).json()
     assert [m["text"] for m in second["results"]] == ["m4", "m3", "m2", "m1", "m0"]
     assert second["next"] is None
-    assert set(first["results"][0]) == {"id", "username", "display_name", "text", "sent_at"}
+    assert set(first["results"][0]) == {
+        "id",
+        "username",
+        "display_name",
+        "role",
+        "text",
+        "sent_at",
+    }
+    assert first["results"][0]["role"] == "MEMBER"
 
 
 def test_messages_of_a_private_room_are_hidden_from_outsiders(

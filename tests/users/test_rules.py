@@ -75,3 +75,51 @@ def test_role_rank_treats_superusers_as_admins() -> None:
 )
 def test_may_moderate(actor: int, target: int, is_self: bool, allowed: bool) -> None:
     assert rules.may_moderate(actor, target, is_self) is allowed
+
+
+# --- names that pass for others (hardening 17) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Moderator",
+        "MODERATOR",
+        "\u041c\u043ed\u0435r\u0430t\u043er",  # Cyrillic capital M and small o, e, a
+        "\uff2d\uff4f\uff44\uff45\uff52\uff41\uff54\uff4f\uff52",  # full-width
+        "\U0001d400\U0001d41d\U0001d426\U0001d422\U0001d427",  # mathematical bold
+        "\u0430dmin",  # a Cyrillic small a
+        "adm1n",
+        "rnoderator",
+        "Mo derator",
+        "s t a f f",
+        "Guest-1a2b",
+        "guest 9f3c",
+    ],
+)
+def test_names_that_pass_for_staff_or_a_guest_are_refused(name: str) -> None:
+    assert rules.display_name_problem(name) is not None
+
+
+@pytest.mark.parametrize("name", ["\u3164", "\u2800\u2800", "Ann\u3164", "\u115f", " ", "\u0301"])
+def test_names_that_look_blank_or_padded_are_refused(name: str) -> None:
+    assert rules.display_name_problem(name) is not None
+
+
+@pytest.mark.parametrize(
+    "name", ["Zoë", "日本の太郎", "🎹 Ada", "Admiral", "Badminton", "Modesty", "Ann-Marie", "DJ 5"]
+)
+def test_ordinary_names_in_any_script_are_fine(name: str) -> None:
+    assert rules.display_name_problem(name) is None
+
+
+def test_look_alike_names_share_a_skeleton() -> None:
+    skeleton = rules.name_skeleton
+    assert skeleton("alice") == skeleton("ALICE") == skeleton("\u0430lice") == skeleton("a1ice")
+    assert skeleton("bob") != skeleton("rob")
+    assert rules.username_key("Alice") == skeleton("alice")
+
+
+@pytest.mark.parametrize("username", ["adm1n", "m0derator", "staff", "moderators"])
+def test_usernames_that_pass_for_staff_are_reserved(username: str) -> None:
+    assert rules.username_problem(username) == "That username is reserved."

@@ -108,6 +108,13 @@ def test_chat_shows_the_senders_name_and_markup_as_text(players: Callable[[], Pl
     line = a.locator("#chat-log .chat-line", has_text="hello from B")
     expect(line.locator(".chat-name")).to_have_text("Bob the Pianist")
     expect(line.locator(".chat-time")).not_to_be_empty()
+    expect(line.locator(".chat-tag")).to_have_count(0)  # an account, not staff
+
+    # A guest's line says so, beside the name.
+    a.fill("#chat-input", "hello from a guest")
+    a.press("#chat-input", "Enter")
+    guest_line = b.locator("#chat-log .chat-line", has_text="hello from a guest")
+    expect(guest_line.locator(".chat-tag")).to_have_text("guest")
 
     b.fill("#chat-input", XSS)
     b.press("#chat-input", "Enter")

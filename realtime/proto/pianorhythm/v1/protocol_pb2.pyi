@@ -305,20 +305,22 @@ class RelayedNotes(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., start_time: _Optional[float] = ..., notes: _Optional[_Iterable[_Union[NoteEvent, _Mapping]]] = ...) -> None: ...
 
 class ChatMessage(_message.Message):
-    __slots__ = ("id", "session_id", "user_id", "display_name", "text", "sent_at")
+    __slots__ = ("id", "session_id", "user_id", "display_name", "text", "sent_at", "role")
     ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     id: str
     session_id: str
     user_id: str
     display_name: str
     text: str
     sent_at: float
-    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., text: _Optional[str] = ..., sent_at: _Optional[float] = ...) -> None: ...
+    role: Role
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., text: _Optional[str] = ..., sent_at: _Optional[float] = ..., role: _Optional[_Union[Role, str]] = ...) -> None: ...
 
 class RoomUpdated(_message.Message):
     __slots__ = ("room",)
