@@ -27,7 +27,7 @@ RESERVED_USERNAMES = frozenset(
 # Names no player may appear as, whatever the letters they are spelt with: they claim an
 # authority or a role the player does not have.
 RESERVED_NAMES = RESERVED_USERNAMES | frozenset(
-    {"mod", "mods", "staff", "owner", "server", "official", "support", "admins", "moderators"}
+    {"mod", "mods", "staff", "server", "official", "support", "admins", "moderators"}
 )
 # A default guest name ("Guest-1a2b"): nobody may choose one and pass for another guest.
 _GUEST_NAME_RE = re.compile(r"guest[-_ ]?[0-9a-f]{4}")
