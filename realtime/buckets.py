@@ -23,8 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
+from realtime.presence import redis_client
 from realtime.quotas import RateLimiter
 
 #: How long a process keeps tokens it leased before it must ask again.
@@ -104,17 +103,8 @@ return taken
 class RedisBuckets:
     """Buckets in Redis, shared by every instance."""
 
-    def __init__(self, url: str, *, prefix: str = "pianorhythm", socket_timeout: float = 5.0):
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=50,
-            timeout=socket_timeout,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            health_check_interval=15,
-            decode_responses=True,
-        )
-        self._redis = Redis.from_pool(pool)
+    def __init__(self, url: str, *, prefix: str = "pianorhythm") -> None:
+        self._redis = redis_client(url)
         self._prefix = f"{prefix}:bucket"
         self._take = self._redis.register_script(_TAKE)
 

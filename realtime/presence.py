@@ -485,19 +485,10 @@ class RedisPresence:
         max_connections: int = 50,
         socket_timeout: float = 5.0,
     ) -> None:
-        # A blocking pool makes a burst of joins wait for a connection instead of failing
-        # with "Too many connections" as redis-py's default asyncio pool does.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=socket_timeout,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            health_check_interval=15,
-            decode_responses=True,
-        )
         # decode_responses: every reply is str, hence the casts of redis-py's str | bytes.
-        self._redis = Redis.from_pool(pool)
+        self._redis = redis_client(
+            url, max_connections=max_connections, socket_timeout=socket_timeout
+        )
         self._prefix = f"{prefix}:presence"
         self._ttl_ms = max(1, round(heartbeat_ttl * 1000))
         self._join = self._redis.register_script(_JOIN)
@@ -663,6 +654,22 @@ class RedisPresence:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def redis_client(url: str, *, max_connections: int = 50, socket_timeout: float = 5.0) -> Redis:
+    """A Redis client for the real-time layer's own scripts (presence, buckets), replies as
+    str. Its blocking pool makes a burst of joins wait for a connection instead of failing
+    with "Too many connections" as redis-py's default asyncio pool does."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=socket_timeout,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        health_check_interval=15,
+        decode_responses=True,
+    )
+    return Redis.from_pool(pool)
 
 
 def presence_from_settings() -> PresenceStore:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +19,9 @@ from realtime import codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import stop_runtime
 from users.models import User
+
+#: The machine's Redis, which the Redis backends' tests use (a missing one fails them).
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 #: Every real client sends the Host it connects to; the handshake compares Origin with it.
@@ -198,3 +203,25 @@ def connect_user(
         return player
 
     return open_user
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix on the machine's Redis (which must answer: no Redis fails the test,
+    it never skips it); every key under it is deleted afterwards."""
+    from redis import Redis
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    raw = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        raw.ping()
+    except Exception as exc:  # the point: no Redis must be a failure, not a skip
+        raw.close()
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc!r}")
+    try:
+        yield prefix
+    finally:
+        keys = list(raw.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            raw.delete(*keys)
+        raw.close()

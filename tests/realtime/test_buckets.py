@@ -3,12 +3,9 @@ store (against a real Redis), and the leases a process takes on the hot path."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from realtime.buckets import (
     LEASE_SECONDS,
@@ -19,8 +16,7 @@ from realtime.buckets import (
     RedisBuckets,
 )
 from realtime.quotas import LOBBY_TIER, OWNER_TIER, ROOM_TIER, note_rate
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+from tests.realtime.conftest import REDIS_URL
 
 
 class Clock:
@@ -36,22 +32,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[BucketStore]:
     if request.param == "memory":
         yield MemoryBuckets()
         return
-    prefix = f"test-buckets-{uuid.uuid4().hex}"
-    raw = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await raw.ping()
-    except Exception as exc:  # no Redis is a failure, not a skip
-        await raw.aclose()
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc!r}")
-    made = RedisBuckets(REDIS_URL, prefix=prefix)
-    try:
-        yield made
-    finally:
-        await made.close()
-        keys = [key async for key in raw.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await raw.delete(*keys)
-        await raw.aclose()
+    made = RedisBuckets(REDIS_URL, prefix=request.getfixturevalue("redis_prefix"))
+    yield made
+    await made.close()
 
 
 def tier_args(tier: object) -> tuple[float, float]:

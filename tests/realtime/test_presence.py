@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -27,8 +26,8 @@ from realtime.presence import (
     RedisPresence,
     presence_from_settings,
 )
+from tests.realtime.conftest import REDIS_URL
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 ROOM = "9b2f6a1e-room"
 _counter = itertools.count(1)
 
@@ -57,26 +56,10 @@ class Backend:
 
 @pytest.fixture(params=["memory", "redis"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    prefix = f"test-presence-{uuid.uuid4().hex}"
+    prefix = request.getfixturevalue("redis_prefix") if request.param == "redis" else "memory"
     made = Backend(request.param, prefix)
-    if request.param == "memory":
-        yield made
-        await made.close()
-        return
-    raw = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await raw.ping()
-    except Exception as exc:  # the point: no Redis must be a failure, not a skip
-        await raw.aclose()
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc!r}")
-    try:
-        yield made
-    finally:
-        await made.close()
-        keys = [key async for key in raw.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await raw.delete(*keys)
-        await raw.aclose()
+    yield made
+    await made.close()
 
 
 def member(
