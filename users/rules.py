@@ -103,39 +103,62 @@ _ASCII_FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("5", "s"))
 _STROKES = str.maketrans({"i": "l", "1": "l", "|": "l", "!": "l"})
 
 
+_LETTER_NAME_RE = re.compile(r"LATIN (?:LETTER|SMALL LETTER|CAPITAL LETTER) (?:[A-Z]+ )*([A-Z])")
+
+
 @functools.lru_cache(maxsize=4096)
 def _latin_look_alike(char: str) -> str:
-    """The ASCII characters that ``char`` looks like (Unicode's confusables data), or it."""
+    """The ASCII character(s) that ``char`` looks like, or ``char`` itself.
+
+    Dashes are "-"; Latin letters of other shapes (small capitals, dotless i) are the letter
+    their Unicode name ends in; others follow Unicode's confusables data (from one look-alike
+    to the next, a few steps at most) to an ASCII letter or digit.
+    """
     if char.isascii():
         return char
-    found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"])
-    if found:
-        for homoglyph in found[0]["homoglyphs"]:
-            if homoglyph["c"].isascii():
-                return str(homoglyph["c"])
+    if unicodedata.category(char) == "Pd":
+        return "-"
+    named = _LETTER_NAME_RE.fullmatch(unicodedata.name(char, ""))
+    if named is not None:
+        return named.group(1).lower()
+    seen = {char}
+    frontier = [char]
+    for _step in range(3):
+        following: list[str] = []
+        for current in frontier:
+            for homoglyph in confusables.confusables_data.get(current, ()):
+                candidate = str(homoglyph["c"])
+                if candidate.isascii() and candidate.strip():
+                    return candidate
+                if candidate not in seen:
+                    seen.add(candidate)
+                    following.append(candidate)
+        frontier = following
     return char
 
 
 def _plain(name: str) -> str:
-    """``name`` unfolded (NFKC), in lower case, other scripts' look-alikes as Latin letters."""
-    text = unicodedata.normalize("NFKC", name)
-    text = "".join(_latin_look_alike(char) for char in text if unicodedata.category(char) != "Cf")
+    """``name`` decomposed (NFKD: compatibility forms unfolded, accents apart), accents and
+    invisible format characters dropped, look-alikes of other shapes as ASCII, lower case."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(
+        _latin_look_alike(char)
+        for char in text
+        if unicodedata.category(char) not in ("Cf", "Mn", "Me")
+    )
     return text.lower()
 
 
 def name_skeleton(name: str) -> str:
-    """What ``name`` looks like, for telling look-alike names apart (after Unicode TR39's
+    """(Stored for every username as ``User.name_key``: a change to how skeletons are made
+    needs a data migration that recomputes them.)
+
+    What ``name`` looks like, for telling look-alike names apart (after Unicode TR39's
     skeletons): compatibility forms unfolded (full-width and mathematical letters), letters
     of other scripts mapped to the Latin ones they look like, spaces, marks and separators
     dropped, case and ASCII look-alikes (rn/m, 0/o, I/l/1/i) folded. Two names look alike
     when their skeletons are equal."""
-    text = "".join(
-        char
-        for char in _plain(name)
-        if not char.isspace()
-        and unicodedata.category(char) not in ("Mn", "Me")
-        and char not in "-_."
-    )
+    text = "".join(char for char in _plain(name) if not char.isspace() and char not in "-_.")
     for look_alike, letter in _ASCII_FOLDS:
         text = text.replace(look_alike, letter)
     return text.translate(_STROKES)

@@ -123,3 +123,28 @@ def test_look_alike_names_share_a_skeleton() -> None:
 @pytest.mark.parametrize("username", ["adm1n", "m0derator", "staff", "moderators"])
 def test_usernames_that_pass_for_staff_are_reserved(username: str) -> None:
     assert rules.username_problem(username) == "That username is reserved."
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u1d0d\u1d0f\u1d05\u1d07\u0280\u1d00\u1d1b\u1d0f\u0280",  # small capitals: moderator
+        "\u1d00\u1d05\u1d0d\u026a\u0274",  # small capitals: admin
+        "\u0251dmin",  # Latin alpha
+        "adm\u0131n",  # dotless i
+        "\ua731taff",  # small capital s
+        "\u0280oot",
+        "\u0262uest-1a2b",  # small capital g
+        "Guest\u20101a2b",  # a hyphen that is not "-"
+        "Guest\u20141a2b",  # an em dash
+        "\u00e0dmin",  # an accent does not make it another word
+    ],
+)
+def test_latin_look_alikes_of_reserved_names_are_refused(name: str) -> None:
+    assert rules.display_name_problem(name) is not None
+
+
+def test_latin_look_alikes_share_a_skeleton_with_the_plain_name() -> None:
+    assert rules.name_skeleton("\u0251lice") == rules.name_skeleton("alice")
+    assert rules.name_skeleton("\u1d00lice") == rules.name_skeleton("alice")
+    assert rules.name_skeleton("d\u0251ve") == rules.name_skeleton("dave")
