@@ -504,6 +504,16 @@ def ban_from_room(
     check_can_moderate_member(actor, room, target)
     reason = _clean_reason(reason)
     expires_at = _expiry(duration_seconds)
+    if actor.crowned:
+        player = str(target.user_id) if target.user_id is not None else guest_id
+        refusal = rules.heir_ban_refusal(
+            actor,
+            room_view(room),
+            duration_seconds=duration_seconds,
+            target_present=_is_present(str(room.pk), player),
+        )
+        if refusal is not None:
+            raise RoomForbiddenError(refusal)
     # Replacing a ban is lifting it and banning again: rank applies to both.
     _check_may_replace_ban(actor, room, active_ban(room, user_id=target.user_id, guest_id=guest_id))
     defaults = {"banned_by_id": actor.user_id, "reason": reason, "expires_at": expires_at}

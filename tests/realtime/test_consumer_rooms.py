@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from realtime import actions, codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import services as room_services
-from rooms.models import ChatMessage, Room
+from rooms.models import ChatMessage, Room, RoomBan
 from rooms.passwords import hash_room_password
 from tests.realtime.conftest import Connect, ConnectUser, Player
 
@@ -839,3 +839,33 @@ async def test_chat_lines_say_who_is_a_guest_and_who_is_staff(
     late = await connect()
     state = await late.join()
     assert {line.user_id: line.role for line in state.recent_chat} == roles
+
+
+async def test_a_guest_holding_the_crown_cannot_ban_accounts_from_someone_elses_room(
+    connect: Connect, connect_user: ConnectUser, make_user: Any
+) -> None:
+    owner = await connect_user()
+    await owner.join("empty", create_if_missing=True, settings=pb.RoomSettings(persistent=True))
+    await owner.close()
+    absent = [await in_thread(make_user)() for _ in range(3)]
+    squatter = await connect()
+    state = await squatter.join("empty")  # nobody there: the guest holds the crown
+    assert squatter.user is not None
+    assert state.room.owner_user_id == squatter.user.id
+    for account in absent:  # accounts who are not even in the room
+        ban = pb.Moderate(action=pb.MODERATION_ACTION_BAN, target_user_id=str(account.pk))
+        error = await refused(squatter, moderate=ban)
+        assert error.code == pb.ERROR_CODE_FORBIDDEN
+        assert "in the room" in error.message
+    visitor = await connect_user()
+    await visitor.join("empty")
+    assert visitor.user is not None
+    forever = pb.Moderate(action=pb.MODERATION_ACTION_BAN, target_user_id=visitor.user.id)
+    assert (await refused(squatter, moderate=forever)).code == pb.ERROR_CODE_FORBIDDEN
+    # Keeping order in the room meanwhile is allowed: a short ban of a player who is there.
+    brief = pb.Moderate(
+        action=pb.MODERATION_ACTION_BAN, target_user_id=visitor.user.id, duration_seconds=600
+    )
+    await squatter.send(moderate=brief)
+    assert (await visitor.expect("removed")).reason == pb.REMOVAL_REASON_BANNED
+    assert await in_thread(RoomBan.objects.count)() == 1

@@ -371,3 +371,13 @@ def test_password_room_history_is_for_those_it_let_in() -> None:
     assert read(GUEST, RoomView(owner_user_id=1), present=False, banned=False)
     private = RoomView(owner_user_id=1, is_public=False)
     assert not read(MEMBER, private, present=False, banned=False)
+
+
+def test_a_crown_holder_bans_only_players_present_and_for_an_hour_at_most() -> None:
+    refusal = rules.heir_ban_refusal
+    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=600, target_present=True) is None
+    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=600, target_present=False)
+    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=None, target_present=True)
+    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=3601, target_present=True)
+    assert refusal(OWNER, ROOM, duration_seconds=None, target_present=False) is None
+    assert refusal(MODERATOR, ROOM, duration_seconds=None, target_present=False) is None
