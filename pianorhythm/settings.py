@@ -149,16 +149,37 @@ if REDIS_URL:
             "CONFIG": {"hosts": [_redis_host], "prefix": REDIS_PREFIX},
         }
     }
-    CACHES = {
+    # Two caches: "default" holds counters that limits rest on (throttles, password guesses),
+    # "ephemeral" what clients can make in numbers (realtime tickets, guests' addresses), so
+    # that making many of those can never push a counter out.
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_PREFIX,
-        }
+        },
+        "ephemeral": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_PREFIX}:ephemeral",
+        },
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # In one process: two separate in-memory caches, each forgetting its least recently used
+    # entries past MAX_ENTRIES (see the Redis caches above for why two).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "limits",
+            "OPTIONS": {"MAX_ENTRIES": 200_000},
+        },
+        "ephemeral": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "ephemeral",
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        },
+    }
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
@@ -260,6 +281,7 @@ REST_FRAMEWORK = {
         "user": env_str("THROTTLE_USER", "600/min"),
         "auth": env_str("THROTTLE_AUTH", "10/min"),
         "register": env_str("THROTTLE_REGISTER", "10/hour"),
+        "tickets": env_str("THROTTLE_TICKETS", "30/min"),
     },
     "NUM_PROXIES": NUM_PROXIES,
 }

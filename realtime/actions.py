@@ -169,6 +169,10 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
         room_id = str(room.pk)
         snapshot = await _take_crown_if_due(session, RoomSnapshot.of(room))
         session.room = snapshot
+        if session.identity.is_guest:
+            await rooms.aremember_guest_address(
+                room_id, session.user_id, session.identity.address_key
+            )
         session.muted_until = muted_until
         session.joined_at = time.monotonic()
         await runtime.hub.subscribe(room_topic(room_id), session)

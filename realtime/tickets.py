@@ -12,7 +12,8 @@ import hashlib
 import secrets
 from dataclasses import asdict, dataclass
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 
 TICKET_SECONDS = 30
 _PREFIX = "realtime-ticket:"
@@ -32,6 +33,12 @@ class TicketGrant:
     session_key: str = ""
 
 
+def _cache() -> BaseCache:
+    # The ephemeral cache: anyone signed in can mint tickets, and must not be able to push
+    # the limits' counters out of a cache by minting many.
+    return caches["ephemeral"]
+
+
 def _key(ticket: str) -> str:
     return _PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
 
@@ -39,7 +46,7 @@ def _key(ticket: str) -> str:
 def issue_ticket(grant: TicketGrant) -> str:
     """A new ticket for ``grant``, valid for one handshake within TICKET_SECONDS."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_key(ticket), asdict(grant), timeout=TICKET_SECONDS)
+    _cache().set(_key(ticket), asdict(grant), timeout=TICKET_SECONDS)
     return ticket
 
 
@@ -61,6 +68,7 @@ def redeem_ticket(ticket: str) -> TicketGrant | None:
     if not ticket or len(ticket) > 128:
         return None
     key = _key(ticket)
+    cache = _cache()
     stored = cache.get(key)
     if stored is None or not cache.delete(key):
         return None
@@ -73,6 +81,7 @@ async def aredeem_ticket(ticket: str) -> TicketGrant | None:
     if not ticket or len(ticket) > 128:
         return None
     key = _key(ticket)
+    cache = _cache()
     stored = await cache.aget(key)
     if stored is None or not await cache.adelete(key):
         return None

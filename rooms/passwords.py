@@ -36,7 +36,8 @@ def _count_wrong_guess(key: str) -> None:
 
 
 def check_room_password(room: Room, password: str, *, identity: str, address_key: str = "") -> None:
-    """Let ``identity`` (``user:<id>`` or ``guest:<id>``) in, or raise.
+    """Let ``identity`` (``user:<id>`` or ``guest:<id>``; "" for a guest known by its
+    address alone) in, or raise.
 
     Wrong guesses count per room for the identity and, when known, for the address it comes
     from (``address_key``): a guest reconnecting as a new guest, or many sockets of one
@@ -47,9 +48,9 @@ def check_room_password(room: Room, password: str, *, identity: str, address_key
     """
     if not room.password_hash:
         return
-    keys = [_guess_key(room, identity)]
-    if address_key:
-        keys.append(_guess_key(room, f"addr:{address_key}"))
+    keys = [
+        _guess_key(room, who) for who in (identity, address_key and f"addr:{address_key}") if who
+    ]
     if any(cache.get(key, 0) >= MAX_WRONG_GUESSES for key in keys):
         raise PasswordGuessesError()
     if password and check_password(password, room.password_hash):

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -370,12 +371,35 @@ def check_can_join(
     if refusal == "ROOM_FULL":
         raise RoomFullError()
     if rules.needs_password(actor, view):
-        check_room_password(
-            room, password, identity=_identity_key(actor), address_key=actor.address_key
-        )
+        # A guest is known by its address where there is one: one counter per room, however
+        # many guest ids the address goes through.
+        identity = "" if actor.is_guest and actor.address_key else _identity_key(actor)
+        check_room_password(room, password, identity=identity, address_key=actor.address_key)
 
 
 # --- Bans -----------------------------------------------------------------------------------
+
+#: How long a room remembers the address a guest joined it from, so that a ban on a guest
+#: who has left (the usual troll) or a ban made over REST still holds for that address.
+GUEST_ADDRESS_SECONDS = 24 * 3600
+
+
+def _guest_address_cache_key(room_id: uuid.UUID | str, guest_id: str) -> str:
+    return f"rooms:guest-address:{room_id}:{guest_id}"
+
+
+async def aremember_guest_address(room_id: str, guest_id: str, address_key: str) -> None:
+    """Note where a guest joined ``room_id`` from (the real-time layer calls this)."""
+    if guest_id and address_key:
+        await caches["ephemeral"].aset(
+            _guest_address_cache_key(room_id, guest_id), address_key, GUEST_ADDRESS_SECONDS
+        )
+
+
+def remembered_guest_address(room: Room, guest_id: str) -> str:
+    """The address key ``guest_id`` last joined ``room`` from, if the room still knows it."""
+    found = caches["ephemeral"].get(_guest_address_cache_key(room.pk, guest_id))
+    return found if isinstance(found, str) else ""
 
 
 def _ban_subject(user_id: int | None, guest_id: str) -> Q:
@@ -523,11 +547,12 @@ def ban_from_room(
                 room=room, user=target_user, defaults=defaults
             )
         else:
+            address_key = guest_address_key or remembered_guest_address(room, guest_id)
             ban, _ = RoomBan.objects.update_or_create(
                 room=room,
                 user=None,
                 guest_id=guest_id,
-                defaults={**defaults, "address_key": guest_address_key},
+                defaults={**defaults, "address_key": address_key},
             )
         record_moderation(
             actor,

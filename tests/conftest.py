@@ -54,9 +54,10 @@ def authed_client(make_user: Callable[..., User]) -> Callable[[User | None], API
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     # Throttle counters live in the cache; each test starts with none.
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "ephemeral"):
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)

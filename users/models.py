@@ -113,3 +113,16 @@ class User(AbstractUser):
     def is_site_moderator(self) -> bool:
         """Moderators and admins may do anything a room owner may, in every room."""
         return self.role in (self.Role.MODERATOR, self.Role.ADMIN) or self.is_superuser
+
+
+class EndedSignIn(models.Model):
+    """A sign-in (a refresh-token family, ``users.tokens``) that logging out ended: the access
+    tokens of it are refused until they would have expired anyway. Kept in the database, not
+    a cache, so that nothing a client does can make the server forget it."""
+
+    family = models.CharField(max_length=64, primary_key=True)
+    ended_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.family

@@ -19,16 +19,15 @@ import hmac
 from datetime import timedelta
 from typing import Any, Protocol
 
-from django.core.cache import cache
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from users.models import User
+from users.models import EndedSignIn, User
 
 STAMP_CLAIM = "pwd"
 FAMILY_CLAIM = "fam"
-_REVOKED_PREFIX = "jwt-family-revoked:"
 
 
 class Claims(Protocol):
@@ -47,21 +46,18 @@ def family_of(token: Claims) -> str:
     return family if isinstance(family, str) else ""
 
 
-def _revoked_key(family: str) -> str:
-    return _REVOKED_PREFIX + family
-
-
 def revoke_family(family: str) -> None:
     """End a sign-in: its access tokens are refused until they would have expired anyway."""
     if not family:
         return
     access: timedelta = jwt_settings.ACCESS_TOKEN_LIFETIME
-    leeway = int(
-        jwt_settings.LEEWAY.total_seconds()
-        if isinstance(jwt_settings.LEEWAY, timedelta)
-        else jwt_settings.LEEWAY
+    leeway = jwt_settings.LEEWAY
+    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway)
+    now = timezone.now()
+    EndedSignIn.objects.filter(expires_at__lt=now).delete()
+    EndedSignIn.objects.update_or_create(
+        family=family, defaults={"expires_at": now + access + leeway + timedelta(minutes=1)}
     )
-    cache.set(_revoked_key(family), True, timeout=int(access.total_seconds()) + leeway + 60)
 
 
 def stamp_is_current(user: User, stamp: object) -> bool:
@@ -71,7 +67,9 @@ def stamp_is_current(user: User, stamp: object) -> bool:
 
 def sign_in_ended(family: str) -> bool:
     """Whether the sign-in ``family`` was ended by a logout (for as long as it matters)."""
-    return bool(family) and bool(cache.get(_revoked_key(family)))
+    if not family:
+        return False
+    return EndedSignIn.objects.filter(family=family, expires_at__gt=timezone.now()).exists()
 
 
 def check_token_current(user: User, token: Claims) -> None:

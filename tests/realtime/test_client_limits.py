@@ -221,3 +221,71 @@ async def test_password_guesses_are_limited_per_address_across_new_guests(
     await right.send(join_room=pb.JoinRoom(room_name="vault", password="x1"))
     assert (await right.expect("error")).code == pb.ERROR_CODE_RATE_LIMITED
     await (await connect(client=ELSEWHERE)).join("vault", password="x1")
+
+
+async def test_a_ban_on_a_guest_who_already_left_holds_for_its_address(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner = await owned_room(connect_user, "after")
+    troll = await connect(client=HOME)
+    await troll.join("after")
+    assert troll.user is not None
+    await troll.close()  # gone before the owner could act
+    await owner.drain(0.1)
+    ban = pb.Moderate(action=pb.MODERATION_ACTION_BAN, target_user_id=troll.user.id)
+    await owner.send(moderate=ban)
+    await owner.drain(0.2)
+    again = await connect(client=HOME)
+    await again.send(join_room=pb.JoinRoom(room_name="after"))
+    assert (await again.expect("error")).code == pb.ERROR_CODE_BANNED
+
+
+async def test_a_guest_ban_made_over_rest_holds_for_its_address(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner = await owned_room(connect_user, "rested")
+    troll = await connect(client=HOME)
+    await troll.join("rested")
+    assert troll.user is not None
+    assert owner.account is not None
+    room = await in_thread(Room.objects.get)(name="rested")
+
+    @in_thread
+    def ban_over_rest() -> int:
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.force_authenticate(owner.account)
+        response = client.post(
+            f"/api/v1/rooms/{room.pk}/bans", {"guest_id": troll.user.id}, format="json"
+        )
+        return int(response.status_code)
+
+    assert await ban_over_rest() == 201
+    assert (await troll.expect("removed")).reason == pb.REMOVAL_REASON_BANNED
+    again = await connect(client=HOME)
+    await again.send(join_room=pb.JoinRoom(room_name="rested"))
+    assert (await again.expect("error")).code == pb.ERROR_CODE_BANNED
+
+
+async def test_minting_tickets_cannot_push_limits_out_of_the_cache(
+    connect: Connect, fast_passwords: None, make_user: Any
+) -> None:
+    from realtime import tickets
+
+    @in_thread
+    def locked() -> None:
+        Room.objects.create(name="safe", persistent=True, password_hash=hash_room_password("k"))
+
+    await locked()
+    for n in range(MAX_WRONG_GUESSES):
+        guesser = await connect(client=HOME)
+        await guesser.send(join_room=pb.JoinRoom(room_name="safe", password=f"no {n}"))
+        assert (await guesser.expect("error")).code == pb.ERROR_CODE_WRONG_PASSWORD
+        await guesser.close()
+    grant = tickets.TicketGrant(user_id=1, stamp="s")
+    for _ in range(25_000):  # more than any cache keeps: the tickets' own cache forgets them
+        tickets.issue_ticket(grant)
+    guesser = await connect(client=HOME)
+    await guesser.send(join_room=pb.JoinRoom(room_name="safe", password="k"))
+    assert (await guesser.expect("error")).code == pb.ERROR_CODE_RATE_LIMITED

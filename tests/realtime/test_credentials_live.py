@@ -255,3 +255,26 @@ async def test_deleted_accounts_sockets_are_closed(connect_user: ConnectUser) ->
     assert await player.expect_close(timeout=2) == 4401
     await player.ws.disconnect()  # the client's side of the closing handshake
     assert (await other.expect("member_left", timeout=2)).session_id == player.session_id
+
+
+async def test_a_logout_is_not_forgotten_however_many_tickets_are_minted(alice: User) -> None:
+    from realtime import tickets
+
+    pair = await token_pair(alice)
+    await api("post", "/api/v1/auth/logout", body={"refresh": pair["refresh"]})
+    grant = tickets.TicketGrant(user_id=alice.pk, stamp="s")
+    for _ in range(25_000):
+        tickets.issue_ticket(grant)
+    assert (await api("get", "/api/v1/users/me", pair["access"]))[0] == 401
+    assert (await api("post", "/api/v1/auth/token/verify", body={"token": pair["access"]}))[
+        0
+    ] == 401
+
+
+async def test_tickets_are_throttled(alice: User) -> None:
+    pair = await token_pair(alice)
+    statuses = [
+        (await api("post", "/api/v1/realtime/tickets", pair["access"]))[0] for _ in range(31)
+    ]
+    assert statuses[:30] == [201] * 30
+    assert statuses[30] == 429
