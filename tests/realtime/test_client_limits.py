@@ -249,6 +249,7 @@ async def test_a_guest_ban_made_over_rest_holds_for_its_address(
     assert troll.user is not None
     assert owner.account is not None
     room = await in_thread(Room.objects.get)(name="rested")
+    guest_id = troll.user.id
 
     @in_thread
     def ban_over_rest() -> int:
@@ -257,7 +258,7 @@ async def test_a_guest_ban_made_over_rest_holds_for_its_address(
         client = APIClient()
         client.force_authenticate(owner.account)
         response = client.post(
-            f"/api/v1/rooms/{room.pk}/bans", {"guest_id": troll.user.id}, format="json"
+            f"/api/v1/rooms/{room.pk}/bans", {"guest_id": guest_id}, format="json"
         )
         return int(response.status_code)
 
