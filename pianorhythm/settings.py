@@ -121,7 +121,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(devkeys.private_file(VAR_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20},
+            # IMMEDIATE: a transaction takes SQLite's single write lock when it begins, so
+            # that "count, then insert" runs alone (rooms per account), not interleaved.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
         }
     }

@@ -238,6 +238,13 @@ def _check_name_free(name: str, *, exclude: Room | None = None) -> None:
         raise RoomNameTakenError()
 
 
+def _lock_account(user: User) -> None:
+    """Serialise changes to what ``user`` owns (inside a transaction). PostgreSQL locks the
+    account's row; SQLite takes its one write lock at the start of every transaction
+    (``transaction_mode`` IMMEDIATE in the settings)."""
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+
+
 def check_room_allowance(user: User) -> None:
     """Raise RoomLimitReachedError if ``user`` owns MAX_ROOMS_PER_ACCOUNT rooms already;
     site moderators are exempt."""
@@ -268,6 +275,10 @@ def create_room(actor_user: User, settings: Mapping[str, Any]) -> Room:
     _apply_settings(room, cleaned)
     try:
         with transaction.atomic():
+            # Counted again under a lock on the owner: concurrent creations cannot all pass
+            # a count each made before the others' inserts.
+            _lock_account(actor_user)
+            check_room_allowance(actor_user)
             room.save()
     except IntegrityError as exc:
         # Someone took the name between the check and the insert.
@@ -739,6 +750,13 @@ def give_ownership(
         raise InvalidArgumentError("That player cannot own a room.")
     reason = _clean_reason(reason)
     with transaction.atomic():
+        _lock_account(target_user)
+        try:
+            check_room_allowance(target_user)
+        except RoomLimitReachedError as exc:
+            raise RoomLimitReachedError(
+                f"{target_user.username} owns as many rooms as an account may."
+            ) from exc
         room.owner = target_user
         room.save(update_fields=["owner", "updated_at"])
         record_moderation(

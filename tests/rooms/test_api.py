@@ -463,3 +463,45 @@ def test_site_moderators_may_open_any_number_of_rooms(
         assert (
             client.post("/api/v1/rooms/", {"name": f"event {n}"}, format="json").status_code == 201
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rooms_created_at_once_stop_at_the_limit(
+    make_user: Callable[..., User], settings: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    settings.MAX_ROOMS_PER_ACCOUNT = 10
+    owner = make_user("frank")
+
+    def create(n: int) -> int:
+        client = APIClient()
+        client.force_authenticate(owner)
+        try:
+            return int(
+                client.post("/api/v1/rooms/", {"name": f"race {n}"}, format="json").status_code
+            )
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(create, range(20)))
+    assert statuses.count(201) == 10
+    assert statuses.count(403) == 10
+    assert Room.objects.filter(owner=owner).count() == 10
+
+
+def test_giving_a_room_away_respects_the_receivers_limit(
+    authed_client: Authed, owner: User, room: Room, make_user: Callable[..., User], settings: Any
+) -> None:
+    settings.MAX_ROOMS_PER_ACCOUNT = 1
+    dave = make_user("dave")
+    Room.objects.create(name="daves own", owner=dave)
+    from rooms.exceptions import RoomLimitReachedError
+
+    with pytest.raises(RoomLimitReachedError):
+        services.give_ownership(owner, room, dave, source=ModerationAction.Source.API)
+    room.refresh_from_db()
+    assert room.owner == owner
