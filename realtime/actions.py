@@ -830,10 +830,35 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+#: Requests that cost the server database work or a broadcast to many. On top of each
+#: socket's frame rate, a player, all of its sockets on every instance, may make ten a second
+#: (bursts of 50: guests behind one address, a class at school, are one player), and a socket
+#: one a second (bursts of 10) of those anyone may send.
+COSTLY_REQUESTS = frozenset(
+    {"join_room", "leave_room", "room_list", "update_room", "moderate", "update_profile"}
+)
+#: Of those, the ones that need no powers (a room's owner clearing a raid need not wait).
+ANYONES_REQUESTS = frozenset({"join_room", "leave_room", "room_list", "update_profile"})
+PLAYER_REQUEST_RATE = 10.0
+PLAYER_REQUEST_BURST = 50
+
+
+async def _check_request_budget(session: PlayerSession, kind: str) -> None:
+    now = time.monotonic()
+    if kind not in ANYONES_REQUESTS or session.request_limit.allow(now):
+        budget = session.runtime.allowances.get(f"requests:{session.player_key}", lease=False)
+        if await budget.take(1, PLAYER_REQUEST_RATE, PLAYER_REQUEST_BURST, now):
+            return
+    metrics.rate_limited("REQUESTS")
+    raise ProtocolError("RATE_LIMITED", "Too many requests; wait a moment.")
+
+
 async def handle(session: PlayerSession, message: pb.ClientMessage) -> None:
     kind = message.WhichOneof("kind")
     if kind is None:
         raise ProtocolError("BAD_MESSAGE", "The message is empty.")
+    if kind in COSTLY_REQUESTS:
+        await _check_request_budget(session, kind)
     await HANDLERS[kind](session, getattr(message, kind))
 
 

@@ -83,6 +83,7 @@ class PlayerSession:
         # idle sockets should cost as little as they can (DESIGN.md §6).
         self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
         self._bad_frames: quotas.BadFrameCounter | None = None
+        self._request_limit: quotas.RateLimiter | None = None
         self.flood = quotas.FloodGuard(now=now)
         self._cursor_gate: quotas.IntervalGate | None = None
         #: The newest cursor position waiting for its turn, and the timer that sends it.
@@ -172,6 +173,13 @@ class PlayerSession:
         if self.cursor_timer is not None:
             self.cursor_timer.cancel()
             self.cursor_timer = None
+
+    @property
+    def request_limit(self) -> quotas.RateLimiter:
+        """This socket's budget of costly requests (joins, room lists): 1 a second, 10 at once."""
+        if self._request_limit is None:
+            self._request_limit = quotas.RateLimiter(1.0, 10, time.monotonic())
+        return self._request_limit
 
     @property
     def bad_frames(self) -> quotas.BadFrameCounter:

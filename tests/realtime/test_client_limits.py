@@ -290,3 +290,38 @@ async def test_minting_tickets_cannot_push_limits_out_of_the_cache(
     guesser = await connect(client=HOME)
     await guesser.send(join_room=pb.JoinRoom(room_name="safe", password="k"))
     assert (await guesser.expect("error")).code == pb.ERROR_CODE_RATE_LIMITED
+
+
+async def test_costly_requests_are_budgeted_per_socket_and_per_player(connect: Connect) -> None:
+    sockets = [await connect(client=HOME) for _ in range(30)]
+    for socket in sockets:
+        for _ in range(20):
+            await socket.send(room_list=pb.SubscribeRoomList(subscribe=True))
+    await asyncio.sleep(1.0)  # let every answer arrive
+    answered = refused_count = 0
+    for socket in sockets:
+        for message in await socket.drain(0.05):
+            if message.HasField("room_list"):
+                answered += 1
+            elif message.HasField("error") and message.error.code == pb.ERROR_CODE_RATE_LIMITED:
+                refused_count += 1
+    # 600 asked; the address (one player) gets its burst of 50 and what refills meanwhile.
+    assert 50 <= answered <= 80
+    assert answered + refused_count == 600
+    # Someone else is not held up.
+    other = await connect(client=ELSEWHERE)
+    await other.join()
+
+
+async def test_one_socket_spamming_joins_is_held_to_one_a_second(connect: Connect) -> None:
+    player = await connect(client=HOME)
+    codes = []
+    for _ in range(15):
+        await player.send(join_room=pb.JoinRoom(room_name="lobby"))
+    for message in await player.drain(0.5):
+        if message.HasField("room_state"):
+            codes.append("joined")
+        elif message.HasField("error"):
+            codes.append(pb.ErrorCode.Name(message.error.code))
+    assert codes.count("joined") in (10, 11)
+    assert "ERROR_CODE_RATE_LIMITED" in codes
