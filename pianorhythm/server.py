@@ -3,13 +3,15 @@
 Daphne as it comes holds a connection whose request never finishes for as long as bytes
 trickle in (Twisted's idle timeout starts again with every byte), so a few hundred such
 connections from one client tie the server up. This launcher runs Daphne's own command line
-with two things of ours:
+with three things of ours:
 
 - every request must arrive whole, request line, headers and body, within
   ``HTTP_REQUEST_TIMEOUT`` seconds of the connection opening (or, on a kept-alive
   connection, of its first line), or the connection is dropped;
 - the WebSocket message size limit, both ways, is ``WEBSOCKET_MAX_MESSAGE_BYTES`` unless
-  the options given say otherwise (the real-time layer never sends more).
+  the options given say otherwise (the real-time layer never sends more);
+- a WebSocket Daphne refuses (a message over that limit) gets a close frame with its code
+  (1009), not a dropped connection.
 
 Any Daphne option may follow (``-b``, ``-p``, ``--proxy-headers``, ...); the application is
 always ``pianorhythm.asgi:application``.
@@ -76,6 +78,20 @@ def install_request_deadline(seconds: float) -> None:
     daphne.server.HTTPFactory = DeadlineHTTPFactory
 
 
+def install_close_codes() -> None:
+    """Make Daphne close a WebSocket it refuses (a message over the size limit, a protocol
+    error) with a close frame carrying the code (1009, 1002...), as the README promises,
+    instead of dropping the TCP connection (autobahn's failByDrop, on by default)."""
+    import daphne.server
+    from daphne import ws_protocol
+
+    class ClosingWebSocketFactory(ws_protocol.WebSocketFactory):
+        def setProtocolOptions(self, **options: Any) -> None:  # noqa: N802 - autobahn's name
+            super().setProtocolOptions(failByDrop=False, **options)
+
+    daphne.server.WebSocketFactory = ClosingWebSocketFactory
+
+
 def _has_option(args: Sequence[str], name: str) -> bool:
     return any(arg == name or arg.startswith(name + "=") for arg in args)
 
@@ -95,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from django.conf import settings
 
     install_request_deadline(settings.HTTP_REQUEST_TIMEOUT)
+    install_close_codes()
     args = sys.argv[1:] if argv is None else argv
     CommandLineInterface().run(daphne_arguments(args, settings.WEBSOCKET_MAX_MESSAGE_BYTES))
 

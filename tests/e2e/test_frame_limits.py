@@ -130,3 +130,22 @@ async def test_a_thousand_public_rooms_do_not_deafen_the_home_page(
                 lambda m: any(r.name == room for r in m.room_list.rooms), timeout=10
             )
         assert max(visitor.sizes) <= LIMIT
+
+
+@pytest.mark.parametrize("encoding", ["json", "proto"])
+async def test_a_client_frame_over_the_limit_is_closed_with_1009_and_frees_its_seat(
+    server_process: Callable[..., ServerProcess], encoding: str
+) -> None:
+    server = server_process()
+    async with PianoClient.connect(server.ws_url) as observer:
+        await observer.join("lobby")
+        async with receiver(server, encoding) as big:
+            await big.send(join_room=pb.JoinRoom(room_name="lobby"))
+            await big.until(lambda m: m.WhichOneof("kind") == "room_state", timeout=10)
+            oversized = "x" * (LIMIT + 1024)
+            await big.connection.send(oversized if encoding == "json" else oversized.encode())
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(big.connection.recv(), 10)
+            assert closed.value.rcvd is not None  # a close frame, not a dropped connection
+            assert closed.value.rcvd.code == 1009
+        await observer.next_message("member_left", timeout=10)
