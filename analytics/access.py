@@ -32,8 +32,21 @@ def client_address(remote_addr: str, forwarded_for: str, num_proxies: int) -> st
     if num_proxies > 0 and forwarded_for.strip():
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         if hops:
-            return hops[-min(num_proxies, len(hops))]
+            chosen = hops[-min(num_proxies, len(hops))]
+            # Not an address (a client reaching the server around the proxy, or a broken
+            # proxy): the peer's address counts instead, so that nobody escapes the
+            # per-address limits by sending junk.
+            if _is_address(chosen):
+                return chosen
     return remote_addr
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def address_allowed(address: str, networks: Sequence[Network]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import sentry_sdk
 from django.core.exceptions import ImproperlyConfigured
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.types import Event, Hint
 
 from analytics.logs import current_log_context
@@ -110,6 +111,9 @@ def init_sentry(
         integrations=[DjangoIntegration()],
         **options,
     )
+    # Requests Django refuses as suspicious are the client's doing, logged as warnings
+    # (analytics.logs.ClientFaultFilter): no Sentry event for them.
+    ignore_logger("django.security.*")
 
 
 def report_exception(exc: BaseException, **context: object) -> str | None:

@@ -186,6 +186,23 @@ class TextFormatter(logging.Formatter):
         return f"{first} [{context}]{newline}{rest}"
 
 
+class ClientFaultFilter(logging.Filter):
+    """(A handler's filter: a logger's would not see the records of ``django.security.*``.)
+
+    Django reports requests it refuses as suspicious (a Host not allowed, a body or a form
+    over its limits) at ERROR with a traceback, which would page an operator (and reach
+    Sentry) for what any client can send. They are the client's fault: a WARNING line
+    without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security"):
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """The ``LOGGING`` setting: every record through one redacting handler on stdout."""
     if log_format not in ("json", "text"):
@@ -197,13 +214,14 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "filters": {
             "context": {"()": "analytics.logs.ContextFilter"},
             "redact": {"()": "analytics.logs.RedactionFilter"},
+            "client_fault": {"()": "analytics.logs.ClientFaultFilter"},
         },
         "formatters": {"main": {"()": formatter}},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
-                "filters": ["context", "redact"],
+                "filters": ["client_fault", "context", "redact"],
                 "formatter": "main",
             }
         },

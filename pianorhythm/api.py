@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -75,3 +76,27 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
+
+
+# --- Django's own error pages, for requests it refuses before any view (handler400/404) ---
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 for a request Django refuses itself (a Host not allowed, a body too large, too
+    many fields): in the API's error shape under /api/."""
+    if _is_api(request):
+        return JsonResponse(
+            {"code": "BAD_REQUEST", "message": "The request was refused."}, status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for a path nothing answers: in the API's error shape under /api/."""
+    if _is_api(request):
+        return JsonResponse({"code": "NOT_FOUND", "message": "There is nothing here."}, status=404)
+    return defaults.page_not_found(request, exception)

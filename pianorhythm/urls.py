@@ -28,3 +28,8 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+
+# Requests refused before any view, and unknown paths, answer in the API's error shape under
+# /api/ (pianorhythm.api).
+handler400 = "pianorhythm.api.bad_request"
+handler404 = "pianorhythm.api.page_not_found"

@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
@@ -24,7 +25,7 @@ from pianorhythm.exceptions import DomainError
 from realtime import actions, codec, events, handshake, quotas
 from realtime.backpressure import transport_probe
 from realtime.codec import EncodedMessage
-from realtime.exceptions import ProtocolError
+from realtime.exceptions import ClientGoneError, ProtocolError
 from realtime.messages import now_ms, server
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.quotas import FloodVerdict
@@ -271,10 +272,15 @@ class PianoConsumer(AsyncConsumer):
     # -- socket I/O used by the session ------------------------------------------------------
 
     async def _send_frame(self, frame: bytes | str) -> None:
-        if isinstance(frame, bytes):
-            await self.base_send({"type": "websocket.send", "bytes": frame})
-        else:
-            await self.base_send({"type": "websocket.send", "text": frame})
+        message = (
+            {"type": "websocket.send", "bytes": frame}
+            if isinstance(frame, bytes)
+            else {"type": "websocket.send", "text": frame}
+        )
+        try:
+            await self.base_send(message)
+        except Disconnected as exc:  # Daphne (autobahn): the client closed meanwhile
+            raise ClientGoneError(str(exc)) from exc
 
     async def _close(self, code: int) -> None:
         try:

@@ -23,3 +23,8 @@ class ProtocolError(DomainError):
         self.error_code: int = pb.ErrorCode.Value("ERROR_CODE_" + code)
         super().__init__(message)
         self.code = code
+
+
+class ClientGoneError(Exception):
+    """A send to a socket whose client has already gone: nothing is wrong with the server,
+    and its disconnect is on the way."""

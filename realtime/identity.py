@@ -19,7 +19,9 @@ GUEST_COLOR = "#8a8f98"
 #: The signed cookie that keeps an anonymous browser the same guest across pages and
 #: reconnects. A cookie, not a session: an anonymous page view writes nothing to the database.
 GUEST_COOKIE = "pr_guest"
-_GUEST_ID_RE = re.compile(GUEST_PREFIX + r"[0-9a-f]{16}")
+#: What every guest id the server makes looks like.
+GUEST_ID_PATTERN = GUEST_PREFIX + r"[0-9a-f]{16}"
+_GUEST_ID_RE = re.compile(GUEST_ID_PATTERN)
 
 _ROLES = {
     "GUEST": pb.ROLE_GUEST,

@@ -20,6 +20,7 @@ from analytics import metrics
 from realtime import quotas, tasks
 from realtime.backpressure import TransportProbe
 from realtime.codec import EncodedMessage, Encoding, error_message, join_encoded, join_within
+from realtime.exceptions import ClientGoneError
 from realtime.hub import ControlEvent
 from realtime.identity import Identity
 from realtime.messages import RoomSnapshot, actor_of, server
@@ -287,12 +288,15 @@ class PlayerSession:
             logger.info("session %s: send failed while closing: %s", self.session_id, exc)
             return
         self.closed = True
-        logger.warning(
-            "session %s: a send failed (%s: %s); closing the socket",
-            self.session_id,
-            type(exc).__name__,
-            exc,
-        )
+        if isinstance(exc, ClientGoneError):
+            logger.info("session %s: the client has gone", self.session_id)
+        else:
+            logger.warning(
+                "session %s: a send failed (%s: %s); closing the socket",
+                self.session_id,
+                type(exc).__name__,
+                exc,
+            )
         metrics.outbound_dropped(len(self._outbox))
         self._outbox.clear()
         tasks.spawn(self._abandon(), f"abandon-{self.session_id}", self._context.copy())

@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from realtime.exceptions import ProtocolError
+from realtime.identity import GUEST_ID_PATTERN
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import rules as room_rules
 from users import rules as users_rules
@@ -118,7 +119,7 @@ def _clean_event(event: pb.NoteEvent) -> pb.NoteEvent | None:
 # Player ids
 # --------------------------------------------------------------------------------------------
 
-_GUEST_ID_RE = re.compile(r"g-[0-9a-f]{16}")
+_GUEST_ID_RE = re.compile(GUEST_ID_PATTERN)
 _ACCOUNT_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
 _MAX_ACCOUNT_ID = 2**63 - 1  # a BigAutoField
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from users.rules import plain_form
+
 MIN_MEMBERS = 2
 MAX_MEMBERS = 100
 LOBBY_MAX_MEMBERS = 30
@@ -396,7 +398,8 @@ def _clean_setting(key: str, value: Any, *, is_lobby: bool) -> Any:
         problem = name_problem(value)
         if problem:
             raise ValueError(problem)
-        if is_lobby_name(value):
+        # Also as it looks: a Cyrillic o or a full-width "lobby" passes for one.
+        if is_lobby_name(value) or is_lobby_name(plain_form(value).replace(" ", "")):
             raise ValueError("Names like 'lobby' and 'lobby-2' are reserved for lobbies.")
         return value
     if key == "welcome_message":

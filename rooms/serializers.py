@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from realtime.identity import GUEST_ID_PATTERN
 from rooms import services
 from rooms.models import ChatMessage, Room, RoomBan
 from users.models import User
@@ -171,7 +172,12 @@ class RoomBanCreateSerializer(serializers.Serializer[Any]):
     username = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
     )
-    guest_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    guest_id = serializers.RegexField(
+        rf"^{GUEST_ID_PATTERN}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Not a guest id (they look like g-0123456789abcdef)."},
+    )
     duration_seconds = serializers.IntegerField(
         required=False,
         allow_null=True,

@@ -92,7 +92,7 @@ def reserved_name_problem(name: str) -> str | None:
     """Why ``name`` passes for a reserved name or a default guest name, or None."""
     if name_skeleton(name) in _RESERVED_SKELETONS:
         return "That name is reserved."
-    if _GUEST_NAME_RE.fullmatch(_plain(name).replace(" ", "")):
+    if _GUEST_NAME_RE.fullmatch(plain_form(name).replace(" ", "")):
         return "Names like a guest's (Guest-1a2b) are reserved for guests."
     return None
 
@@ -137,7 +137,7 @@ def _latin_look_alike(char: str) -> str:
     return char
 
 
-def _plain(name: str) -> str:
+def plain_form(name: str) -> str:
     """``name`` decomposed (NFKD: compatibility forms unfolded, accents apart), accents and
     invisible format characters dropped, look-alikes of other shapes as ASCII, lower case."""
     text = unicodedata.normalize("NFKD", name)
@@ -158,7 +158,7 @@ def name_skeleton(name: str) -> str:
     of other scripts mapped to the Latin ones they look like, spaces, marks and separators
     dropped, case and ASCII look-alikes (rn/m, 0/o, I/l/1/i) folded. Two names look alike
     when their skeletons are equal."""
-    text = "".join(char for char in _plain(name) if not char.isspace() and char not in "-_.")
+    text = "".join(char for char in plain_form(name) if not char.isspace() and char not in "-_.")
     for look_alike, letter in _ASCII_FOLDS:
         text = text.replace(look_alike, letter)
     return text.translate(_STROKES)

@@ -47,6 +47,11 @@ def test_client_address_ignores_forwarded_for_without_proxies() -> None:
     assert access.client_address("10.0.0.5", "127.0.0.1", 0) == "10.0.0.5"
 
 
+def test_client_address_falls_back_to_the_peer_when_the_forwarded_one_is_junk() -> None:
+    assert access.client_address("10.0.0.1", "1.2.3.4, not-an-address", 1) == "10.0.0.1"
+    assert access.client_address("10.0.0.1", "unknown", 1) == "10.0.0.1"
+
+
 def test_client_address_takes_the_address_the_trusted_proxy_saw() -> None:
     assert access.client_address("10.0.0.1", "1.2.3.4, 127.0.0.1, 10.9.9.9", 1) == "10.9.9.9"
     assert access.client_address("10.0.0.1", "1.2.3.4, 5.6.7.8", 2) == "1.2.3.4"

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from realtime import codec, events, messages
 from realtime.codec import EncodedMessage, Encoding
+from realtime.exceptions import ClientGoneError
 from realtime.identity import guest_identity
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import current_runtime
@@ -299,3 +300,18 @@ async def test_a_broken_socket_leaves_its_room_while_the_others_play_on(
     left = await alice.expect("member_left", timeout=2)
     assert left.session_id == bob.session_id
     assert any("send failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_client_that_left_is_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    socket, departed = Socket(), list[str]()
+    session = session_on(socket, Encoding.PROTO, departed)
+    session.start()
+
+    async def gone(frame: bytes | str) -> None:
+        raise ClientGoneError("Attempt to send on a closed protocol")
+
+    session._send_frame = gone
+    session.send(pb.ServerMessage(chat=pb.ChatMessage(text="bye")))
+    await asyncio.sleep(0.05)
+    assert departed == [session.session_id]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -289,10 +289,10 @@ def test_owner_bans_lists_and_unbans_a_player(
 
 def test_guest_ban_and_unban(authed_client: Authed, owner: User, room: Room) -> None:
     client = authed_client(owner)
-    response = client.post(url(room, "/bans"), {"guest_id": "g-9"}, format="json")
+    response = client.post(url(room, "/bans"), {"guest_id": "g-0000000000000009"}, format="json")
     assert response.status_code == 201
     assert response.json()["expires_at"] is None
-    assert client.delete(url(room, "/bans/guest:g-9")).status_code == 204
+    assert client.delete(url(room, "/bans/guest:g-0000000000000009")).status_code == 204
     assert not RoomBan.objects.exists()
 
 
@@ -339,6 +339,10 @@ def test_ban_input_errors(authed_client: Authed, owner: User, room: Room) -> Non
     assert negative.status_code == 400
     self_ban = client.post(url(room, "/bans"), {"username": "owner"}, format="json")
     assert self_ban.status_code == 403
+    for junk in ("\u00b2", "123", "g-", "g-" + "0" * 100, "G-0123456789ABCDEF"):
+        response = client.post(url(room, "/bans"), {"guest_id": junk}, format="json")
+        assert response.status_code == 400, junk
+        assert "guest_id" in response.json()["fields"]
     assert client.delete(url(room, "/bans/nobody")).status_code == 404
     assert not RoomBan.objects.exists()
 

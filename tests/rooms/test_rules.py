@@ -381,3 +381,11 @@ def test_a_crown_holder_bans_only_players_present_and_for_an_hour_at_most() -> N
     assert refusal(CROWNED_GUEST, ROOM, duration_seconds=3601, target_present=True)
     assert refusal(OWNER, ROOM, duration_seconds=None, target_present=False) is None
     assert refusal(MODERATOR, ROOM, duration_seconds=None, target_present=False) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["l\u043ebby-9", "\uff4c\uff4f\uff42\uff42\uff59-9", "lobby\u20109", "LOBBY", "lob by"]
+)
+def test_names_that_pass_for_a_lobby_are_reserved(name: str) -> None:
+    errors = _invalid({"name": name})
+    assert "reserved for lobbies" in errors["name"]

@@ -1,0 +1,59 @@
+"""Requests Django refuses before any view (a Host not allowed, a body over its limits) and
+unknown API paths answer in the API's error shape, and are logged as the client's fault: a
+WARNING without a traceback, never an ERROR that pages someone (hardening review)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client
+
+
+@pytest.fixture
+def production(settings: Any) -> None:
+    settings.DEBUG = False  # as served: DEBUG pages only ever show in development
+
+
+def no_errors(caplog: pytest.LogCaptureFixture) -> bool:
+    return not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_body_over_the_upload_limit_is_a_json_400_and_a_warning(
+    db: None, production: None, caplog: pytest.LogCaptureFixture, settings: Any
+) -> None:
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = Client().post("/api/v1/auth/token", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_REQUEST"
+    assert no_errors(caplog)
+    assert any(r.name.startswith("django.security") for r in caplog.records)
+
+
+def test_too_many_form_fields_is_a_json_400_and_a_warning(
+    db: None, production: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = "&".join(f"f{n}=1" for n in range(1500))
+    response = Client().post(
+        "/api/v1/auth/token", fields, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_REQUEST"
+    assert no_errors(caplog)
+
+
+def test_a_host_that_is_not_ours_is_a_400_and_a_warning(
+    db: None, production: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = Client(HTTP_HOST="evil.example.com").get("/api/v1/rooms/")
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_REQUEST"
+    assert no_errors(caplog)
+
+
+def test_an_unknown_api_path_is_a_json_404(db: None, production: None) -> None:
+    response = Client().get("/api/v1/no/such/thing")
+    assert response.status_code == 404
+    assert response.json() == {"code": "NOT_FOUND", "message": "There is nothing here."}
+    assert Client().get("/no/such/page").status_code == 404  # pages keep their HTML page
