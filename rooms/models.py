@@ -124,6 +124,15 @@ class RoomMute(models.Model):
     guest_id = models.CharField(max_length=64, blank=True)
     #: For a guest: the private key of its address, as for bans.
     address_key = models.CharField(max_length=64, blank=True, db_index=True)
+    #: Who set it (None: a guest holding the crown, or a deleted account): only someone who
+    #: does not rank below them may lift or replace it.
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
 

@@ -207,26 +207,38 @@ def rank_in_room(actor: Actor, room: RoomView) -> int:
     return 1 if is_owner(actor, room) else 0
 
 
-#: The longest ban whoever holds the crown in the owner's absence may give.
-HEIR_MAX_BAN_SECONDS = 3600
+#: The longest ban or mute whoever holds the crown in the owner's absence may give.
+HEIR_MAX_SANCTION_SECONDS = 3600
 
 
-def heir_ban_refusal(
-    actor: Actor, room: RoomView, *, duration_seconds: int | None, target_present: bool
+def heir_sanction_refusal(
+    actor: Actor,
+    room: RoomView,
+    *,
+    what: str,
+    duration_seconds: int | None,
+    target_present: bool,
 ) -> str | None:
-    """Why a crown holder who does not own the room may not give this ban, or None.
+    """Why a crown holder who does not own the room may not give this ban or mute (``what``
+    names it in the message), or None.
 
     The crown passes to whoever stayed longest, a guest even: they keep order in the room
-    (ban a player in it, for up to an hour) but cannot shut accounts out of someone else's
-    room for good, nor ban players who are not there.
+    (ban or mute a player in it, for up to an hour) but cannot silence or shut accounts out
+    of someone else's room for good, nor reach players who are not there.
     """
     if actor.is_site_moderator or is_room_owner(actor, room):
         return None
     if not target_present:
-        return "Whoever holds the crown may ban only players who are in the room."
-    if duration_seconds is None or duration_seconds > HEIR_MAX_BAN_SECONDS:
-        return "Whoever holds the crown may ban for an hour at most."
+        return f"Whoever holds the crown may {what} only players who are in the room."
+    if duration_seconds is None or duration_seconds > HEIR_MAX_SANCTION_SECONDS:
+        return f"Whoever holds the crown may {what} for an hour at most."
     return None
+
+
+def outranks(author: Actor, actor: Actor, room: RoomView) -> bool:
+    """Whether a ban or mute ``author`` set is out of ``actor``'s reach: lifting or replacing
+    one respects rank as setting it does."""
+    return rank_in_room(author, room) > rank_in_room(actor, room)
 
 
 def can_moderate_member(actor: Actor, target: Actor, room: RoomView) -> bool:

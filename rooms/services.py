@@ -539,18 +539,10 @@ def ban_from_room(
     check_can_moderate_member(actor, room, target)
     reason = _clean_reason(reason)
     expires_at = _expiry(duration_seconds)
-    if actor.crowned:
-        player = str(target.user_id) if target.user_id is not None else guest_id
-        refusal = rules.heir_ban_refusal(
-            actor,
-            room_view(room),
-            duration_seconds=duration_seconds,
-            target_present=_is_present(str(room.pk), player),
-        )
-        if refusal is not None:
-            raise RoomForbiddenError(refusal)
+    _check_heir_sanction(actor, room, target, "ban", duration_seconds)
     # Replacing a ban is lifting it and banning again: rank applies to both.
-    _check_may_replace_ban(actor, room, active_ban(room, user_id=target.user_id, guest_id=guest_id))
+    in_force = active_ban(room, user_id=target.user_id, guest_id=guest_id)
+    _check_may_replace(actor, room, in_force.banned_by if in_force else None, "ban")
     defaults = {"banned_by_id": actor.user_id, "reason": reason, "expires_at": expires_at}
     with transaction.atomic():
         if target_user is not None:
@@ -611,7 +603,7 @@ def unban_from_room(
     if in_force is None:
         bans.delete()  # expired leftovers
         raise BanNotFoundError()
-    _check_may_replace_ban(actor, room, in_force)
+    _check_may_replace(actor, room, in_force.banned_by, "ban")
     with transaction.atomic():
         bans.delete()
         record_moderation(
@@ -625,15 +617,39 @@ def unban_from_room(
         )
 
 
-def _check_may_replace_ban(actor: rules.Actor, room: Room, ban: RoomBan | None) -> None:
-    """Raise RoomForbiddenError if ``ban`` was set by someone who outranks ``actor``: a room
-    owner cannot lift or shorten a ban a site moderator set."""
-    if ban is None or ban.banned_by is None:
+def _check_heir_sanction(
+    actor: rules.Actor,
+    room: Room,
+    target: rules.Actor,
+    what: str,
+    duration_seconds: int | None,
+) -> None:
+    """Raise RoomForbiddenError past what a crown holder who does not own the room may do:
+    ban or mute only players in the room, for an hour at most (``rules``)."""
+    if not actor.crowned:
         return
-    author = ban.banned_by
-    view = room_view(room)
-    if rules.rank_in_room(actor_for_user(author), view) > rules.rank_in_room(actor, view):
-        raise RoomForbiddenError("A moderator set this ban; only a moderator can change it.")
+    player = str(target.user_id) if target.user_id is not None else target.guest_id
+    refusal = rules.heir_sanction_refusal(
+        actor,
+        room_view(room),
+        what=what,
+        duration_seconds=duration_seconds,
+        target_present=_is_present(str(room.pk), player),
+    )
+    if refusal is not None:
+        raise RoomForbiddenError(refusal)
+
+
+def _check_may_replace(actor: rules.Actor, room: Room, author: User | None, what: str) -> None:
+    """Raise RoomForbiddenError if the ban or mute in force was set by ``author``, who
+    outranks ``actor``: a room owner cannot lift or shorten what a site moderator set, nor a
+    crown holder what the owner set."""
+    if author is None:
+        return
+    if rules.outranks(actor_for_user(author), actor, room_view(room)):
+        raise RoomForbiddenError(
+            f"Someone of higher rank set this {what}; only someone of their rank can change it."
+        )
 
 
 # --- Presence-side moderation (the sockets carry it out) ------------------------------------
@@ -658,11 +674,19 @@ def mute_in_room(
     source: str,
 ) -> ModerationAction:
     """Mute ``target`` in ``room`` (replacing any mute in force); returns the record, whose
-    ``expires_at`` is when it ends (None: until lifted)."""
+    ``expires_at`` is when it ends (None: until lifted).
+
+    Rank applies as for bans: a crown holder mutes only players in the room, for an hour at
+    most, and nobody replaces a mute set by someone who outranks them.
+    """
+    actor = _as_actor(who)
     _check_source(source)
-    check_can_moderate_member(who, room, target)
+    check_can_moderate_member(actor, room, target)
     expires_at = _expiry(duration_seconds)
     reason = _clean_reason(reason)
+    _check_heir_sanction(actor, room, target, "mute", duration_seconds)
+    in_force = active_mute(room, target)
+    _check_may_replace(actor, room, in_force.muted_by if in_force else None, "mute")
     with transaction.atomic():
         RoomMute.objects.update_or_create(
             room=room,
@@ -670,21 +694,26 @@ def mute_in_room(
             defaults={
                 "expires_at": expires_at,
                 "address_key": target.address_key if target.is_guest else "",
+                "muted_by_id": actor.user_id,
             },
         )
-        return _record_on_target(who, Action.MUTE, source, room, target, reason, expires_at)
+        return _record_on_target(actor, Action.MUTE, source, room, target, reason, expires_at)
 
 
 def unmute_in_room(
     who: ActorLike, room: Room, target: rules.Actor, *, reason: str = "", source: str
 ) -> ModerationAction:
-    """Lift ``target``'s mute in ``room`` and record it."""
+    """Lift ``target``'s mute in ``room`` and record it; never a mute set by someone who
+    outranks ``who``."""
+    actor = _as_actor(who)
     _check_source(source)
-    check_can_moderate_member(who, room, target)
+    check_can_moderate_member(actor, room, target)
     reason = _clean_reason(reason)
+    in_force = active_mute(room, target)
+    _check_may_replace(actor, room, in_force.muted_by if in_force else None, "mute")
     with transaction.atomic():
         _mutes_of(room, target).delete()
-        return _record_on_target(who, Action.UNMUTE, source, room, target, reason)
+        return _record_on_target(actor, Action.UNMUTE, source, room, target, reason)
 
 
 def _subject_fields(target: rules.Actor) -> dict[str, Any]:
@@ -708,7 +737,7 @@ def _mutes_of(room: Room, target: rules.Actor) -> QuerySet[RoomMute]:
 def active_mute(room: Room, target: rules.Actor) -> RoomMute | None:
     """``target``'s mute in ``room`` if one is in force (its ``expires_at`` None: until
     lifted); expired mutes do not count. A guest's mute holds for its address too."""
-    return _mutes_of(room, target).filter(_unexpired()).first()
+    return _mutes_of(room, target).filter(_unexpired()).select_related("muted_by").first()
 
 
 def _record_on_target(

@@ -373,14 +373,21 @@ def test_password_room_history_is_for_those_it_let_in() -> None:
     assert not read(MEMBER, private, present=False, banned=False)
 
 
-def test_a_crown_holder_bans_only_players_present_and_for_an_hour_at_most() -> None:
-    refusal = rules.heir_ban_refusal
-    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=600, target_present=True) is None
-    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=600, target_present=False)
-    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=None, target_present=True)
-    assert refusal(CROWNED_GUEST, ROOM, duration_seconds=3601, target_present=True)
-    assert refusal(OWNER, ROOM, duration_seconds=None, target_present=False) is None
-    assert refusal(MODERATOR, ROOM, duration_seconds=None, target_present=False) is None
+@pytest.mark.parametrize("what", ["ban", "mute"])
+def test_a_crown_holder_bans_or_mutes_only_players_present_and_for_an_hour_at_most(
+    what: str,
+) -> None:
+    def refusal(actor: rules.Actor, duration: int | None, present: bool) -> str | None:
+        return rules.heir_sanction_refusal(
+            actor, ROOM, what=what, duration_seconds=duration, target_present=present
+        )
+
+    assert refusal(CROWNED_GUEST, 600, True) is None
+    assert what in (refusal(CROWNED_GUEST, 600, False) or "")
+    assert what in (refusal(CROWNED_GUEST, None, True) or "")
+    assert refusal(CROWNED_GUEST, 3601, True)
+    assert refusal(OWNER, None, False) is None
+    assert refusal(MODERATOR, None, False) is None
 
 
 @pytest.mark.parametrize(

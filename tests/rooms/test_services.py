@@ -465,6 +465,58 @@ def test_a_crowned_heir_may_kick_but_not_ban_the_owner_nor_change_the_room(
     assert not room.has_password
 
 
+def test_a_crowned_heir_mutes_only_players_present_and_for_an_hour_at_most(
+    room: Room, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heir_user, troll = make_user(), make_user()
+    heir = rules.Actor(user_id=heir_user.pk, name=heir_user.username, crowned=True)
+    target = services.actor_for_user(troll)
+    present: set[str] = set()
+    monkeypatch.setattr(services, "_is_present", lambda _room, player: player in present)
+    with pytest.raises(RoomForbiddenError, match="in the room"):
+        services.mute_in_room(heir, room, target, duration_seconds=60, source=WS)
+    present.add(str(troll.pk))
+    with pytest.raises(RoomForbiddenError, match="an hour at most"):
+        services.mute_in_room(heir, room, target, source=WS)
+    with pytest.raises(RoomForbiddenError, match="an hour at most"):
+        services.mute_in_room(heir, room, target, duration_seconds=3601, source=WS)
+    services.mute_in_room(heir, room, target, duration_seconds=600, source=WS)
+    mute = services.active_mute(room, target)
+    assert mute is not None and mute.muted_by == heir_user
+
+
+def test_a_mute_set_by_a_higher_rank_is_theirs_to_lift(
+    owner: User, moderator: User, room: Room, make_user: Callable[..., User]
+) -> None:
+    target = services.actor_for_user(make_user("troll"))
+    services.mute_in_room(moderator, room, target, source=WS)
+    with pytest.raises(RoomForbiddenError, match="higher rank"):
+        services.unmute_in_room(owner, room, target, source=WS)
+    with pytest.raises(RoomForbiddenError, match="higher rank"):
+        services.mute_in_room(owner, room, target, duration_seconds=1, source=WS)
+    mute = services.active_mute(room, target)
+    assert mute is not None and (mute.muted_by, mute.expires_at) == (moderator, None)
+    services.unmute_in_room(moderator, room, target, source=WS)
+    assert services.active_mute(room, target) is None
+    # The owner replaces and lifts their own mutes.
+    services.mute_in_room(owner, room, target, duration_seconds=60, source=WS)
+    services.mute_in_room(owner, room, target, duration_seconds=120, source=WS)
+    services.unmute_in_room(owner, room, target, source=WS)
+    assert services.active_mute(room, target) is None
+
+
+def test_the_owner_lifts_a_mute_the_crown_holder_set(
+    owner: User, room: Room, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "_is_present", lambda _room, _player: True)
+    heir_user = make_user()
+    heir = rules.Actor(user_id=heir_user.pk, name=heir_user.username, crowned=True)
+    target = services.actor_for_user(make_user("troll"))
+    services.mute_in_room(heir, room, target, duration_seconds=600, source=WS)
+    services.unmute_in_room(owner, room, target, source=WS)
+    assert services.active_mute(room, target) is None
+
+
 # --- Lobbies ---------------------------------------------------------------------------------
 
 
