@@ -482,7 +482,8 @@ def test_a_crowned_heir_mutes_only_players_present_and_for_an_hour_at_most(
         services.mute_in_room(heir, room, target, duration_seconds=3601, source=WS)
     services.mute_in_room(heir, room, target, duration_seconds=600, source=WS)
     mute = services.active_mute(room, target)
-    assert mute is not None and mute.muted_by == heir_user
+    assert mute is not None
+    assert mute.muted_by == heir_user
 
 
 def test_a_mute_set_by_a_higher_rank_is_theirs_to_lift(
@@ -495,7 +496,8 @@ def test_a_mute_set_by_a_higher_rank_is_theirs_to_lift(
     with pytest.raises(RoomForbiddenError, match="higher rank"):
         services.mute_in_room(owner, room, target, duration_seconds=1, source=WS)
     mute = services.active_mute(room, target)
-    assert mute is not None and (mute.muted_by, mute.expires_at) == (moderator, None)
+    assert mute is not None
+    assert (mute.muted_by, mute.expires_at) == (moderator, None)
     services.unmute_in_room(moderator, room, target, source=WS)
     assert services.active_mute(room, target) is None
     # The owner replaces and lifts their own mutes.
