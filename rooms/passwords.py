@@ -1,7 +1,7 @@
 """Room passwords: stored as Argon2 hashes, guesses limited per room and identity.
 
-The limiter counts wrong guesses in the shared cache (Redis in production), so the limit
-holds across server instances, per identity and per address.
+The limiter counts guesses in the shared cache (Redis in production), so the limit holds
+across server instances: per account, and per address for guests.
 """
 
 from __future__ import annotations
@@ -25,36 +25,49 @@ def _guess_key(room: Room, who: str) -> str:
     return f"rooms:pw-guesses:{room.pk}:{who}"
 
 
-def _count_wrong_guess(key: str) -> None:
-    # add() starts the window only on the first wrong guess; incr() keeps its expiry.
+def _reserve_guess(key: str) -> int:
+    """Count a guess before it is checked and return the count with it.
+
+    Counting first is what makes the limit hold for guesses sent at once, from many sockets
+    or instances: each takes its number atomically, and those past the limit are refused
+    without a look at the password. add() starts the window with the first guess; incr()
+    keeps its expiry.
+    """
     cache.add(key, 0, timeout=GUESS_WINDOW_SECONDS)
     try:
-        cache.incr(key)
+        return int(cache.incr(key))
     except ValueError:
         # The window expired between add() and incr(): this guess opens a new one.
         cache.set(key, 1, timeout=GUESS_WINDOW_SECONDS)
+        return 1
 
 
-def check_room_password(room: Room, password: str, *, identity: str, address_key: str = "") -> None:
-    """Let ``identity`` (``user:<id>`` or ``guest:<id>``; "" for a guest known by its
-    address alone) in, or raise.
+def _give_back_guess(key: str) -> None:
+    """A right password does not count against its guesser."""
+    try:
+        cache.decr(key)
+    except ValueError:
+        return  # the window has ended meanwhile: nothing left to give back
 
-    Wrong guesses count per room for the identity and, when known, for the address it comes
-    from (``address_key``): a guest reconnecting as a new guest, or many sockets of one
-    address, share the address's budget. Raises PasswordGuessesError (RATE_LIMITED) once
-    MAX_WRONG_GUESSES wrong guesses were made on either within GUESS_WINDOW_SECONDS, before
-    even looking at the password; WrongPasswordError on a wrong or missing password. A room
-    without a password accepts anything.
+
+def check_room_password(room: Room, password: str, *, guesser: str) -> None:
+    """Let ``guesser`` in, or raise.
+
+    ``guesser`` names whose budget the guess spends: ``user:<id>`` for an account,
+    ``addr:<key>`` for a guest whose address is known (a guest reconnecting as a new guest,
+    or many guest sockets of one address, share it), ``guest:<id>`` otherwise. Accounts are
+    never limited by their address, so players behind one shared address do not lock each
+    other out. Raises PasswordGuessesError (RATE_LIMITED) for any guess past
+    MAX_WRONG_GUESSES within GUESS_WINDOW_SECONDS, before even looking at the password;
+    WrongPasswordError on a wrong or missing password. A room without a password accepts
+    anything.
     """
     if not room.password_hash:
         return
-    keys = [
-        _guess_key(room, who) for who in (identity, address_key and f"addr:{address_key}") if who
-    ]
-    if any(cache.get(key, 0) >= MAX_WRONG_GUESSES for key in keys):
+    key = _guess_key(room, guesser)
+    if _reserve_guess(key) > MAX_WRONG_GUESSES:
         raise PasswordGuessesError()
     if password and check_password(password, room.password_hash):
+        _give_back_guess(key)
         return
-    for key in keys:
-        _count_wrong_guess(key)
     raise WrongPasswordError()

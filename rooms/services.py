@@ -383,9 +383,13 @@ def check_can_join(
         raise RoomFullError()
     if rules.needs_password(actor, view):
         # A guest is known by its address where there is one: one counter per room, however
-        # many guest ids the address goes through.
-        identity = "" if actor.is_guest and actor.address_key else _identity_key(actor)
-        check_room_password(room, password, identity=identity, address_key=actor.address_key)
+        # many guest ids the address goes through. An account counts on its own.
+        guesser = (
+            f"addr:{actor.address_key}"
+            if actor.is_guest and actor.address_key
+            else _identity_key(actor)
+        )
+        check_room_password(room, password, guesser=guesser)
 
 
 # --- Bans -----------------------------------------------------------------------------------

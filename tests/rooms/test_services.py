@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -343,6 +344,84 @@ def test_password_guesses_are_rate_limited_per_identity(
     assert caught.value.code == "RATE_LIMITED"
     # Someone else is not punished for the guesser.
     services.check_can_join(other, room, password="correct horse")
+
+
+def test_accounts_sharing_an_address_do_not_lock_each_other_out(
+    owner: User, room: Room, make_user: Callable[..., User]
+) -> None:
+    services.update_room(owner, room, {"password": "correct horse"}, API)
+    # One campus, one address: a guesser there must not lock out the others.
+    guesser, classmate = (
+        rules.Actor(user_id=make_user().pk, name="x", address_key="campus") for _ in range(2)
+    )
+    for _ in range(MAX_WRONG_GUESSES + 2):
+        with pytest.raises((WrongPasswordError, RateLimitedError)):
+            services.check_can_join(guesser, room, password="guess")
+    services.check_can_join(classmate, room, password="correct horse")
+    # Guests there do share one budget, however many guest ids they go through.
+    for n in range(MAX_WRONG_GUESSES):
+        with pytest.raises(WrongPasswordError):
+            services.check_can_join(_guest(f"g-{n}", "campus"), room, password="guess")
+    with pytest.raises(RateLimitedError):
+        services.check_can_join(_guest("g-new", "campus"), room, password="correct horse")
+
+
+def _guest(guest_id: str, address_key: str) -> rules.Actor:
+    return rules.Actor(
+        user_id=None, role=rules.Role.GUEST, guest_id=guest_id, address_key=address_key
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_at_once_are_checked_no_more_than_the_limit(
+    owner: User, room: Room, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from rooms import passwords
+
+    services.update_room(owner, room, {"password": "correct horse"}, API)
+    room.refresh_from_db()
+    real_check = passwords.check_password
+    checked: list[str] = []
+
+    def slow_check(raw: str, encoded: str) -> bool:
+        checked.append(raw)
+        time.sleep(0.05)  # as long as a real Argon2 check: every guess is in flight at once
+        return bool(real_check(raw, encoded))
+
+    monkeypatch.setattr(passwords, "check_password", slow_check)
+    guesser = make_user()
+
+    def guess(n: int) -> str:
+        try:
+            services.check_can_join(guesser, room, password=f"guess {n}")
+        except (WrongPasswordError, RateLimitedError) as exc:
+            return str(exc.code)
+        finally:
+            connections.close_all()
+        return "IN"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(guess, range(32)))
+    assert len(checked) == MAX_WRONG_GUESSES
+    assert codes.count("WRONG_PASSWORD") == MAX_WRONG_GUESSES
+    assert codes.count("RATE_LIMITED") == 32 - MAX_WRONG_GUESSES
+
+
+def test_a_right_password_does_not_spend_the_budget(
+    owner: User, room: Room, make_user: Callable[..., User]
+) -> None:
+    services.update_room(owner, room, {"password": "correct horse"}, API)
+    player = make_user()
+    for _ in range(MAX_WRONG_GUESSES * 2):  # rejoining often, with the right password
+        services.check_can_join(player, room, password="correct horse")
+    for _ in range(MAX_WRONG_GUESSES - 1):
+        with pytest.raises(WrongPasswordError):
+            services.check_can_join(player, room, password="typo")
+    services.check_can_join(player, room, password="correct horse")
 
 
 def test_join_refuses_guests_where_not_allowed_and_full_rooms(owner: User, room: Room) -> None:
