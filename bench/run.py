@@ -237,7 +237,7 @@ class Bench:
             REALTIME_IDLE_SECONDS="900",
             # One load generator on one address opens every room and socket.
             MAX_ROOMS_PER_ACCOUNT="1000",
-            MAX_SOCKETS_PER_ADDRESS="1000000",
+            MAX_GUEST_SOCKETS_PER_ADDRESS="1000000",
         )
         if redis:
             if self.redis is None:

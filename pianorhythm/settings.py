@@ -219,9 +219,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 GUESTS_ALLOWED = env_bool("GUESTS_ALLOWED", True)
-# Sockets open at once, on all instances together, from one address (a school or a household
-# behind one public address shares it) and by one account (tabs, bots).
-MAX_SOCKETS_PER_ADDRESS = env_int("MAX_SOCKETS_PER_ADDRESS", 32, minimum=1)
+# Sockets open at once, on all instances together: guests from one address (a school or a
+# household behind one public address shares it) and one account (tabs, bots) from anywhere.
+MAX_GUEST_SOCKETS_PER_ADDRESS = env_int("MAX_GUEST_SOCKETS_PER_ADDRESS", 32, minimum=1)
 MAX_SOCKETS_PER_ACCOUNT = env_int("MAX_SOCKETS_PER_ACCOUNT", 8, minimum=1)
 # Rooms one account may own (site moderators: any number).
 MAX_ROOMS_PER_ACCOUNT = env_int("MAX_ROOMS_PER_ACCOUNT", 10, minimum=1)

@@ -189,7 +189,7 @@ class PianoConsumer(AsyncConsumer):
         """Count the socket against its address's and account's limits, on every instance;
         the message to refuse it with, or "" when it may stay."""
         limits = session.connection_limits(
-            settings.MAX_SOCKETS_PER_ADDRESS, settings.MAX_SOCKETS_PER_ACCOUNT
+            settings.MAX_GUEST_SOCKETS_PER_ADDRESS, settings.MAX_SOCKETS_PER_ACCOUNT
         )
         full = await session.runtime.presence.open_connection(
             session.session_id, session.runtime.instance_id, limits
@@ -200,7 +200,7 @@ class PianoConsumer(AsyncConsumer):
         if full.startswith("user:"):
             limit, whose = settings.MAX_SOCKETS_PER_ACCOUNT, "your account"
         else:
-            limit, whose = settings.MAX_SOCKETS_PER_ADDRESS, "your address"
+            limit, whose = settings.MAX_GUEST_SOCKETS_PER_ADDRESS, "your address"
         return f"Too many connections open for {whose} (at most {limit}); close one first."
 
     async def _refuse_over_limit(self, session: PlayerSession, message: str) -> None:

@@ -148,13 +148,16 @@ class PlayerSession:
         return f"g{identity.user_id}"
 
     def connection_limits(self, per_address: int, per_account: int) -> list[tuple[str, int]]:
-        """The limits this socket counts against: its address's and its account's."""
-        limits: list[tuple[str, int]] = []
-        if self._identity.address_key:
-            limits.append((f"addr:{self._identity.address_key}", per_address))
+        """The limit this socket counts against: its account's, or for a guest its address's.
+
+        Accounts are not counted by address: a school or a carrier puts many players behind
+        one address, and each account already has its own limit.
+        """
         if self._identity.account_id is not None:
-            limits.append((f"user:{self._identity.account_id}", per_account))
-        return limits
+            return [(f"user:{self._identity.account_id}", per_account)]
+        if self._identity.address_key:
+            return [(f"addr:{self._identity.address_key}", per_address)]
+        return []
 
     def chat_limit(self, *, privileged: bool) -> quotas.SlidingWindowLimiter:
         """This player's chat rate limit (owners and moderators have a larger one)."""

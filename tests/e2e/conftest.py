@@ -65,7 +65,7 @@ def _base_env(var_dir: Path) -> dict[str, str]:
         THROTTLE_USER="10000/min",
         THROTTLE_TICKETS="1000/min",
         # Every test client comes from 127.0.0.1; the limit's own tests set it lower.
-        MAX_SOCKETS_PER_ADDRESS="100000",
+        MAX_GUEST_SOCKETS_PER_ADDRESS="100000",
     )
     return env
 

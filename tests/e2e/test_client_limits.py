@@ -44,7 +44,7 @@ async def sockets(urls: list[str], forwarded_for: str = "") -> AsyncIterator[lis
 async def test_one_addresss_sockets_are_counted_across_instances(
     server_process: Callable[..., ServerProcess], redis_server: RedisServer
 ) -> None:
-    env = {"REDIS_URL": redis_server.url, "MAX_SOCKETS_PER_ADDRESS": "6"}
+    env = {"REDIS_URL": redis_server.url, "MAX_GUEST_SOCKETS_PER_ADDRESS": "6"}
     a, b = server_process(env), server_process(env)
     async with sockets([a.ws_url, b.ws_url] * 4) as firsts:
         assert firsts.count("welcome") == 6
@@ -54,7 +54,7 @@ async def test_one_addresss_sockets_are_counted_across_instances(
 async def test_behind_a_proxy_the_clients_own_address_counts(
     server_process: Callable[..., ServerProcess],
 ) -> None:
-    server = server_process({"NUM_PROXIES": "1", "MAX_SOCKETS_PER_ADDRESS": "2"})
+    server = server_process({"NUM_PROXIES": "1", "MAX_GUEST_SOCKETS_PER_ADDRESS": "2"})
     urls = [server.ws_url] * 3
     # Three players behind one proxy address, each its own address: none is limited...
     async with contextlib.AsyncExitStack() as stack:

@@ -1,7 +1,7 @@
-"""Limits per person, not per socket (hardening issue, items 3 and 7): sockets per address
-and per account, note and chat quotas shared by all of a player's sockets, and a guest's
-ban, mute and password guesses held by its address, so reconnecting as a new guest sheds
-none of them."""
+"""Limits per person, not per socket (hardening issue, items 3 and 7): sockets per account
+and, for guests, per address; note and chat quotas shared by all of a player's sockets; and
+a guest's ban, mute and password guesses held by its address, so reconnecting as a new guest
+sheds none of them."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ async def _close_sockets() -> Any:
         await opened.pop().disconnect()
 
 
-async def test_sockets_from_one_address_stop_at_the_limit(connect: Connect, settings: Any) -> None:
-    settings.MAX_SOCKETS_PER_ADDRESS = 10
+async def test_guest_sockets_from_one_address_stop_at_the_limit(
+    connect: Connect, settings: Any
+) -> None:
+    settings.MAX_GUEST_SOCKETS_PER_ADDRESS = 10
     results = [await try_socket(HOME) for _ in range(14)]
     assert [kind for kind, _ in results] == ["welcome"] * 10 + ["refused"] * 4
     error, code = results[-1][1]
@@ -83,6 +85,21 @@ async def test_sockets_of_one_account_stop_at_the_limit_from_any_address(
     kind, (error, _code) = await try_socket(("10.0.9.9", 1), headers)
     assert kind == "refused"
     assert "your account" in error.message
+
+
+async def test_accounts_behind_one_address_are_not_held_to_the_guests_limit(
+    transactional_db: None, make_user: Any, settings: Any
+) -> None:
+    from tests.realtime.conftest import bearer_headers
+
+    settings.MAX_GUEST_SOCKETS_PER_ADDRESS = 2
+    # A classroom behind one address: guests fill the address's share...
+    assert [(await try_socket(HOME))[0] for _ in range(3)] == ["welcome", "welcome", "refused"]
+    # ...and every signed-in pupil still gets in, each within their own account's limit.
+    for _ in range(5):
+        user = await in_thread(make_user)()
+        headers = await in_thread(bearer_headers)(user)
+        assert (await try_socket(HOME, headers))[0] == "welcome"
 
 
 # --- quotas shared by a player's sockets ---------------------------------------------------------
