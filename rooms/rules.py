@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from users.rules import plain_form
+from users.rules import name_skeleton
 
 MIN_MEMBERS = 2
 MAX_MEMBERS = 100
@@ -24,6 +24,9 @@ CHAT_MAX_LENGTH = 500
 
 LOBBY_NAME = "lobby"
 _LOBBY_NAME_RE = re.compile(r"lobby(?:-[0-9]+)?", re.IGNORECASE)
+# What a lobby's name looks like (its skeleton: "lobby-10" is "lobbylo"): "lobby" and
+# digit-looking characters.
+_LOBBY_SKELETON_RE = re.compile(r"lobby[0-9los]*")
 _COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 
 BOOLEAN_SETTINGS = (
@@ -410,8 +413,8 @@ def _clean_setting(key: str, value: Any, *, is_lobby: bool) -> Any:
         problem = name_problem(value)
         if problem:
             raise ValueError(problem)
-        # Also as it looks: a Cyrillic o or a full-width "lobby" passes for one.
-        if is_lobby_name(value) or is_lobby_name(plain_form(value).replace(" ", "")):
+        # Also as it looks: a Cyrillic o, a full-width "lobby" or "l0bby 2" passes for one.
+        if is_lobby_name(value) or _LOBBY_SKELETON_RE.fullmatch(name_skeleton(value)):
             raise ValueError("Names like 'lobby' and 'lobby-2' are reserved for lobbies.")
         return value
     if key == "welcome_message":

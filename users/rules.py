@@ -29,8 +29,9 @@ RESERVED_USERNAMES = frozenset(
 RESERVED_NAMES = RESERVED_USERNAMES | frozenset(
     {"mod", "mods", "staff", "server", "official", "support", "admins", "moderators"}
 )
-# A default guest name ("Guest-1a2b"): nobody may choose one and pass for another guest.
-_GUEST_NAME_RE = re.compile(r"guest[-_ ]?[0-9a-f]{4}")
+# A default guest name ("Guest-1a2b"), as its skeleton ("guestla2b": 1 is l, 0 is o, 5 is s):
+# nobody may choose one and pass for another guest.
+_GUEST_SKELETON_RE = re.compile(r"guest[0-9a-flos]{4}")
 
 # Characters that look like nothing or like a space: Hangul fillers, the braille blank,
 # and the like. Names use them to look empty or to pad themselves into another's shape.
@@ -90,35 +91,45 @@ def invisible_name_problem(name: str) -> str | None:
 
 def reserved_name_problem(name: str) -> str | None:
     """Why ``name`` passes for a reserved name or a default guest name, or None."""
-    if name_skeleton(name) in _RESERVED_SKELETONS:
+    # Also with every mark that is not a letter or a digit left out: "!" and "|" are strokes
+    # in a skeleton, yet "Moderator!" is still "Moderator".
+    letters = "".join(char for char in plain_form(name) if char.isalnum())
+    if {name_skeleton(name), name_skeleton(letters)} & _RESERVED_SKELETONS:
         return "That name is reserved."
-    if _GUEST_NAME_RE.fullmatch(plain_form(name).replace(" ", "")):
+    if _GUEST_SKELETON_RE.fullmatch(name_skeleton(name)):
         return "Names like a guest's (Guest-1a2b) are reserved for guests."
     return None
 
 
 # Look-alikes within ASCII, after the letters of other scripts have been mapped to theirs:
 # what a reader cannot tell apart in a player list (I, l, 1, i and | are one stroke).
-_ASCII_FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("5", "s"))
+_ASCII_FOLDS = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("5", "s"))
 _STROKES = str.maketrans({"i": "l", "1": "l", "|": "l", "!": "l"})
 
 
-_LETTER_NAME_RE = re.compile(r"LATIN (?:LETTER|SMALL LETTER|CAPITAL LETTER) (?:[A-Z]+ )*([A-Z])")
+# The letter a Latin letter of another shape is: "LATIN SMALL LETTER L WITH STROKE" is an l,
+# "LATIN LETTER SMALL CAPITAL R" an r, "NEGATIVE SQUARED LATIN CAPITAL LETTER A" an a: the
+# first one-letter word after LETTER.
+_LETTER_NAME_RE = re.compile(r"\bLATIN\b.*?\bLETTER (?:[A-Z]+ )*?([A-Z])(?: |$)")
 
 
 @functools.lru_cache(maxsize=4096)
 def _latin_look_alike(char: str) -> str:
     """The ASCII character(s) that ``char`` looks like, or ``char`` itself.
 
-    Dashes are "-"; Latin letters of other shapes (small capitals, dotless i) are the letter
-    their Unicode name ends in; others follow Unicode's confusables data (from one look-alike
-    to the next, a few steps at most) to an ASCII letter or digit.
+    Dashes are "-"; digits of any script are the ASCII digit; Latin letters of other shapes
+    (small capitals, dotless i, letters with a stroke or a hook) are the letter their Unicode
+    name gives; others follow Unicode's confusables data (from one look-alike to the next, a
+    few steps at most) to an ASCII letter or digit.
     """
     if char.isascii():
         return char
     if unicodedata.category(char) == "Pd":
         return "-"
-    named = _LETTER_NAME_RE.fullmatch(unicodedata.name(char, ""))
+    digit = unicodedata.decimal(char, None)
+    if digit is not None:
+        return str(digit)
+    named = _LETTER_NAME_RE.search(unicodedata.name(char, ""))
     if named is not None:
         return named.group(1).lower()
     seen = {char}
@@ -156,12 +167,15 @@ def name_skeleton(name: str) -> str:
     What ``name`` looks like, for telling look-alike names apart (after Unicode TR39's
     skeletons): compatibility forms unfolded (full-width and mathematical letters), letters
     of other scripts mapped to the Latin ones they look like, spaces, marks and separators
-    dropped, case and ASCII look-alikes (rn/m, 0/o, I/l/1/i) folded. Two names look alike
-    when their skeletons are equal."""
-    text = "".join(char for char in plain_form(name) if not char.isspace() and char not in "-_.")
+    dropped, case and ASCII look-alikes (rn/m, cl/d, 0/o, I/l/1/i/|) folded, punctuation
+    dropped. Two names look alike when their skeletons are equal."""
+    text = plain_form(name).translate(_STROKES)
+    text = "".join(
+        char for char in text if not char.isspace() and unicodedata.category(char)[0] != "P"
+    )
     for look_alike, letter in _ASCII_FOLDS:
         text = text.replace(look_alike, letter)
-    return text.translate(_STROKES)
+    return text
 
 
 _RESERVED_SKELETONS = frozenset(name_skeleton(word) for word in RESERVED_NAMES)

@@ -391,8 +391,24 @@ def test_a_crown_holder_bans_or_mutes_only_players_present_and_for_an_hour_at_mo
 
 
 @pytest.mark.parametrize(
-    "name", ["l\u043ebby-9", "\uff4c\uff4f\uff42\uff42\uff59-9", "lobby\u20109", "LOBBY", "lob by"]
+    "name",
+    [
+        "l\u043ebby-9",
+        "\uff4c\uff4f\uff42\uff42\uff59-9",
+        "lobby\u20109",
+        "LOBBY",
+        "lob by",
+        "l0bby 2",
+        "1obby_5",
+        "lobby\u0669",
+        "Lobby...",
+    ],
 )
 def test_names_that_pass_for_a_lobby_are_reserved(name: str) -> None:
     errors = _invalid({"name": name})
     assert "reserved for lobbies" in errors["name"]
+
+
+@pytest.mark.parametrize("name", ["lobbyist", "Lobby Lounge", "lobby-2x", "Hobby 2"])
+def test_names_that_only_begin_like_a_lobby_are_fine(name: str) -> None:
+    assert rules.validate_room_settings({"name": name}) == {"name": name}

@@ -138,10 +138,26 @@ def test_usernames_that_pass_for_staff_are_reserved(username: str) -> None:
         "Guest\u20101a2b",  # a hyphen that is not "-"
         "Guest\u20141a2b",  # an em dash
         "\u00e0dmin",  # an accent does not make it another word
+        "adm\u0268n",  # i with a stroke
+        "\U0001f170dmin",  # a negative squared A
+        "Moderator!",  # a mark that is not a letter is no disguise
+        "m.o.d",
+        "Guest-\u0661\u0662\u0663\u0664",  # Arabic-Indic digits
+        "Guest-\u0967a2b",  # a Devanagari one
+        "Guest-10O5",
     ],
 )
 def test_latin_look_alikes_of_reserved_names_are_refused(name: str) -> None:
     assert rules.display_name_problem(name) is not None
+
+
+def test_letters_with_strokes_hooks_and_other_digits_share_a_skeleton() -> None:
+    skeleton = rules.name_skeleton
+    assert skeleton("a\u0142ice") == skeleton("alice")  # l with a stroke
+    assert skeleton("\u0257ave") == skeleton("dave")  # d with a hook
+    assert skeleton("claire") == skeleton("daire")  # cl and d, side by side
+    assert skeleton("bob\u0663") == skeleton("bob3")
+    assert skeleton("a.l-i_c'e") == skeleton("alice")
 
 
 def test_latin_look_alikes_share_a_skeleton_with_the_plain_name() -> None:
