@@ -843,22 +843,39 @@ PLAYER_REQUEST_RATE = 10.0
 PLAYER_REQUEST_BURST = 50
 
 
-async def _check_request_budget(session: PlayerSession, kind: str) -> None:
-    now = time.monotonic()
+class SustainedFloodError(ProtocolError):
+    """A socket that goes on sending requests it is refused: it is closed (4429)."""
+
+    def __init__(self) -> None:
+        super().__init__("RATE_LIMITED", "Too many requests refused; closing.")
+
+
+async def _within_request_budget(session: PlayerSession, kind: str, now: float) -> bool:
     if kind not in ANYONES_REQUESTS or session.request_limit.allow(now):
         budget = session.runtime.allowances.get(f"requests:{session.player_key}", lease=False)
         if await budget.take(1, PLAYER_REQUEST_RATE, PLAYER_REQUEST_BURST, now):
-            return
-    metrics.rate_limited("REQUESTS")
-    raise ProtocolError("RATE_LIMITED", "Too many requests; wait a moment.")
+            return True
+    return False
 
 
 async def handle(session: PlayerSession, message: pb.ClientMessage) -> None:
+    """Carry out one request. A costly request over its budget is refused: RATE_LIMITED for
+    the first of a run, silence for the rest, SustainedFloodError for a socket that does not
+    stop (``quotas.RefusedRequests``)."""
     kind = message.WhichOneof("kind")
     if kind is None:
         raise ProtocolError("BAD_MESSAGE", "The message is empty.")
     if kind in COSTLY_REQUESTS:
-        await _check_request_budget(session, kind)
+        now = time.monotonic()
+        if not await _within_request_budget(session, kind, now):
+            metrics.rate_limited("REQUESTS")
+            verdict = session.refused_requests.refuse(now)
+            if verdict is quotas.RefusalVerdict.CLOSE:
+                raise SustainedFloodError()
+            if verdict is quotas.RefusalVerdict.ANSWER:
+                raise ProtocolError("RATE_LIMITED", "Too many requests; wait a moment.")
+            return
+        session.refused_requests.granted()
     await HANDLERS[kind](session, getattr(message, kind))
 
 

@@ -250,6 +250,9 @@ class PianoConsumer(AsyncConsumer):
         metrics.message_received(request)
         try:
             await actions.handle(session, client_message)
+        except actions.SustainedFloodError:
+            metrics.rate_limited("FLOOD")
+            await session.close(CLOSE_FLOOD)
         except DomainError as exc:
             code = actions.error_code_of(exc)
             metrics.protocol_error(code)

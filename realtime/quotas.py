@@ -209,6 +209,42 @@ class FloodGuard:
         return FloodVerdict.DROP
 
 
+class RefusalVerdict(enum.StrEnum):
+    ANSWER = "answer"  # answer RATE_LIMITED: the first refusal since a request went through
+    QUIET = "quiet"  # drop it unanswered: the client has its answer already
+    CLOSE = "close"  # close the socket with 4429
+
+
+class RefusedRequests:
+    """Costly requests refused to one socket over its budget.
+
+    The first refusal of a run is answered; the rest of the run (until a request goes
+    through) is dropped unanswered, so a client hammering the server is not answered in kind.
+    ``max_refused`` refusals within ``window`` seconds is a client that does not listen: it is
+    closed (4429). Any client pacing its requests to the budget never gets near that.
+    """
+
+    def __init__(self, max_refused: int = 50, window: float = 10.0) -> None:
+        if max_refused < 1 or not window > 0:
+            raise ValueError(f"need max_refused >= 1 and window > 0, got {max_refused}, {window}")
+        self.window = window
+        self._times: deque[float] = deque(maxlen=max_refused)
+        self._answered = False
+
+    def refuse(self, now: float) -> RefusalVerdict:
+        self._times.append(now)
+        if len(self._times) == self._times.maxlen and now - self._times[0] < self.window:
+            return RefusalVerdict.CLOSE
+        if self._answered:
+            return RefusalVerdict.QUIET
+        self._answered = True
+        return RefusalVerdict.ANSWER
+
+    def granted(self) -> None:
+        """A request went through: the next refusal starts a new run and is answered."""
+        self._answered = False
+
+
 class IntervalGate:
     """At most one event per ``interval`` seconds. An event that comes too soon is not refused
     but told how long to wait; the caller keeps only the latest of those (a cursor's newest

@@ -85,6 +85,7 @@ class PlayerSession:
         self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
         self._bad_frames: quotas.BadFrameCounter | None = None
         self._request_limit: quotas.RateLimiter | None = None
+        self._refused_requests: quotas.RefusedRequests | None = None
         self.flood = quotas.FloodGuard(now=now)
         self._cursor_gate: quotas.IntervalGate | None = None
         #: The newest cursor position waiting for its turn, and the timer that sends it.
@@ -184,6 +185,13 @@ class PlayerSession:
         if self._request_limit is None:
             self._request_limit = quotas.RateLimiter(1.0, 10, time.monotonic())
         return self._request_limit
+
+    @property
+    def refused_requests(self) -> quotas.RefusedRequests:
+        """Costly requests refused to this socket: answered once per run, closed if endless."""
+        if self._refused_requests is None:
+            self._refused_requests = quotas.RefusedRequests()
+        return self._refused_requests
 
     @property
     def bad_frames(self) -> quotas.BadFrameCounter:

@@ -14,6 +14,8 @@ from realtime.quotas import (
     FloodVerdict,
     IntervalGate,
     RateLimiter,
+    RefusalVerdict,
+    RefusedRequests,
     SlidingWindowLimiter,
     chat_limiter,
     note_quota_fields,
@@ -214,3 +216,18 @@ def test_interval_gate_lets_one_event_through_per_interval() -> None:
 def test_interval_gate_needs_a_positive_interval() -> None:
     with pytest.raises(ValueError, match="interval"):
         IntervalGate(0)
+
+
+def test_refused_requests_are_answered_once_a_run_and_closed_when_endless() -> None:
+    refused = RefusedRequests(max_refused=5, window=10.0)
+    verdicts = [refused.refuse(float(t)) for t in range(3)]
+    assert verdicts == [RefusalVerdict.ANSWER, RefusalVerdict.QUIET, RefusalVerdict.QUIET]
+    refused.granted()
+    assert refused.refuse(3.0) is RefusalVerdict.ANSWER
+    assert refused.refuse(4.0) is RefusalVerdict.CLOSE  # five within ten seconds
+
+
+def test_refusals_spread_beyond_the_window_never_close() -> None:
+    refused = RefusedRequests(max_refused=5, window=10.0)
+    verdicts = {refused.refuse(t * 3.0) for t in range(50)}
+    assert RefusalVerdict.CLOSE not in verdicts
