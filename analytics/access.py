@@ -41,6 +41,21 @@ def client_address(remote_addr: str, forwarded_for: str, num_proxies: int) -> st
     return remote_addr
 
 
+def client_network(address: str) -> str:
+    """Whose share ``address`` spends: an IPv4 address itself, an IPv6 address its /64 (one
+    client usually holds the whole network, so it could otherwise take a new address per
+    request), written as the network's first address; "" for what is not an address."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+
+
 def _is_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)

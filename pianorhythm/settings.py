@@ -275,8 +275,8 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "pianorhythm.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "pianorhythm.throttles.AnonRateThrottle",
+        "pianorhythm.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/min"),

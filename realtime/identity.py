@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 
+from analytics.access import client_network
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
 GUEST_PREFIX = "g-"
@@ -112,13 +112,9 @@ def address_key(address: str) -> str:
     """A stable, private key for a client address: the address (an IPv6 address by its /64
     network, which one client usually holds whole) hashed with the secret key, so limits and
     bans can hold per address without storing addresses. "" for an unknown address."""
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
+    network = client_network(address)
+    if not network:
         return ""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    network = ip if ip.version == 4 else ipaddress.ip_network(f"{ip}/64", strict=False)
     digest = hmac.new(settings.SECRET_KEY.encode(), f"address:{network}".encode(), hashlib.sha256)
     return digest.hexdigest()[:24]
 

@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from pianorhythm.throttles import ScopedRateThrottle, UserRateThrottle
 from realtime import tickets
 from realtime.serializers import TicketSerializer
 from users import tokens as user_tokens

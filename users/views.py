@@ -18,12 +18,12 @@ from rest_framework import generics, permissions, status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenViewBase
 
 from analytics.charts import activity_chart
 from analytics.services import user_stats as player_stats
+from pianorhythm.throttles import ScopedRateThrottle, SimpleRateThrottle
 from users import lockout, services
 from users.exceptions import SiteBannedError
 from users.forms import LoginForm, ProfileForm, RegisterForm
