@@ -179,7 +179,7 @@ else:
         "ephemeral": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "ephemeral",
-            "OPTIONS": {"MAX_ENTRIES": 20_000},
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         },
     }
 
