@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Literal, overload
 
@@ -85,22 +86,140 @@ def _decode_proto(data: bytes | None) -> pb.ClientMessage:
     return message
 
 
+#: The most events one note batch may hold (``realtime.validation`` refuses more).
+MAX_NOTES_PER_BATCH = 300
+#: The most objects, arrays and items a JSON frame of any other kind may hold: protobuf's JSON
+#: parser is pure Python, some 5 µs an element, so a 64 KiB frame of ``[{},{},...]`` would
+#: hold the event loop for a tenth of a second. No legal message comes near (a chat line is
+#: at most 500 characters).
+MAX_JSON_ELEMENTS = 1024
+
+
 def _decode_json(text: str | None) -> pb.ClientMessage:
+    """Decode a text frame: its elements counted and ``json.loads`` run (both C code) first;
+    then note batches, the hot path and the only message with a long list, are built
+    directly, and anything else goes to protobuf's JSON parser only when it is small enough
+    (``MAX_JSON_ELEMENTS``)."""
     if text is None:
         raise ProtocolError(
             "BAD_MESSAGE", "This connection speaks pianorhythm.v1.json: send text frames."
         )
+    elements = _json_elements(text)
+    # The fullest legal frame is a note batch: room for its events, spelt any legal way.
+    if elements > MAX_JSON_ELEMENTS + MAX_NOTES_PER_BATCH * 8:
+        raise ProtocolError("BAD_MESSAGE", "The text frame holds too many elements.")
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_object_without_repeats,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("BAD_MESSAGE", f"Invalid message: {_first_line(exc)}") from exc
+    if isinstance(data, dict) and len(data) == 1 and data.keys() & {"noteBatch", "note_batch"}:
+        return _note_batch_from_json(next(iter(data.values())))
+    if elements > MAX_JSON_ELEMENTS:
+        raise ProtocolError("BAD_MESSAGE", "The text frame holds too many elements.")
     message = pb.ClientMessage()
     try:
-        json_format.Parse(text, message)
+        json_format.ParseDict(data, message)
     except json_format.ParseError as exc:
         # ParseError's text names the offending field ("Failed to parse key field: Value out
         # of range: -1"), which helps whoever writes a client; it never echoes much input.
         raise ProtocolError("BAD_MESSAGE", f"Invalid message: {_first_line(exc)}") from exc
-    except (ValueError, TypeError, RecursionError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # json_format wraps what it expects; these cover the inputs it does not (e.g. nesting
         # deep enough to exhaust the stack on some paths).
         raise ProtocolError("BAD_MESSAGE", "The text frame is not a ClientMessage.") from exc
+    return message
+
+
+def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object, refused when it names a field twice (which value would count?)."""
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        raise ValueError("a field is given twice")
+    return fields
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    # JSON has no NaN or Infinity; protobuf's JSON form spells them as strings.
+    raise ValueError(f"not JSON: {name}")
+
+
+def _json_elements(text: str) -> int:
+    """An upper bound on the objects, arrays and items in a JSON text, counted in C: commas
+    and brackets inside strings count too, which only makes it larger."""
+    return text.count(",") + text.count("{") + text.count("[")
+
+
+_NOTE_FIELDS = {
+    "type": "type",
+    "key": "key",
+    "velocity": "velocity",
+    "delayMs": "delay_ms",
+    "delay_ms": "delay_ms",
+    "channel": "channel",
+}
+_NOTE_TYPES = dict(pb.NoteEventType.items())
+_NOTE_TYPE_NUMBERS = frozenset(_NOTE_TYPES.values())
+_UINT32_LIMIT = 1 << 32
+
+
+def _bad_batch(what: str) -> ProtocolError:
+    return ProtocolError("BAD_MESSAGE", f"Invalid message: noteBatch{what}.")
+
+
+def _note_batch_from_json(batch: object) -> pb.ClientMessage:
+    """A note batch from its JSON form, built field by field: a tenth of the cost of
+    protobuf's JSON parser, which matters on the hot path.
+
+    Numbers are JSON numbers and event types their names or numbers, as every protobuf JSON
+    writer spells them; quoted numbers, which protobuf's parser would also take, are refused
+    (BAD_MESSAGE), as is anything else unexpected, and more than ``MAX_NOTES_PER_BATCH``
+    events before a single one is looked at.
+    """
+    if not isinstance(batch, dict):
+        raise _bad_batch(" must be an object")
+    unknown = batch.keys() - {"startTime", "start_time", "notes"}
+    if unknown:
+        raise _bad_batch(f" has no field {sorted(unknown)[0][:40]!r}")
+    notes = batch.get("notes", [])
+    if not isinstance(notes, list):
+        raise _bad_batch(".notes must be an array")
+    if len(notes) > MAX_NOTES_PER_BATCH:
+        raise _bad_batch(f".notes holds at most {MAX_NOTES_PER_BATCH} events")
+    start = batch.get("startTime", batch.get("start_time", 0))
+    twice = "startTime" in batch and "start_time" in batch
+    if not isinstance(start, int | float) or isinstance(start, bool) or twice:
+        raise _bad_batch(".startTime must be one number")
+    message = pb.ClientMessage()
+    built = message.note_batch
+    built.SetInParent()
+    built.start_time = start
+    for index, note in enumerate(notes):
+        if not isinstance(note, dict):
+            raise _bad_batch(f".notes[{index}] must be an object")
+        fields: dict[str, int] = {}
+        for key, raw in note.items():
+            field = _NOTE_FIELDS.get(key)
+            if field is None or field in fields:
+                raise _bad_batch(f".notes[{index}] has an unknown or repeated field")
+            value = _NOTE_TYPES.get(raw, -1) if field == "type" and type(raw) is str else raw
+            if type(value) is not int or not 0 <= value < _UINT32_LIMIT:
+                raise _bad_batch(f".notes[{index}].{key} must be a whole number or a type name")
+            if field == "type" and value not in _NOTE_TYPE_NUMBERS:
+                raise _bad_batch(f".notes[{index}].type is not a note event type")
+            fields[field] = value
+        built.notes.add(**fields)
     return message
 
 

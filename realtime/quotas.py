@@ -162,8 +162,55 @@ class FloodVerdict(enum.StrEnum):
     CLOSE = "close"  # close the socket with 4429
 
 
+#: What a frame costs in the frame budgets: one, and one more for every 8 KiB, so that the
+#: budgets bound the bytes a client makes the server decode as well as the frames.
+FRAME_COST_BYTES = 8192
+
+
+def frame_cost(size: int) -> float:
+    return 1.0 + size // FRAME_COST_BYTES
+
+
+#: A player's frames in one process, all of its sockets together: twice one socket's. The
+#: process's own CPU is what it protects, so it is not shared between instances.
+PLAYER_FRAME_RATE = 400.0
+PLAYER_FRAME_BURST = 800.0
+
+
+class PlayerFrameBudgets:
+    """One frame budget per player for the sockets it has open in this process, so that 32
+    guest sockets of one address cost the server no more than two would. A player's budget
+    goes with its last socket here."""
+
+    def __init__(self, rate: float = PLAYER_FRAME_RATE, burst: float = PLAYER_FRAME_BURST) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._budgets: dict[str, tuple[RateLimiter, int]] = {}
+
+    def acquire(self, player: str, now: float) -> RateLimiter:
+        """The budget of ``player``, for one more of its sockets (``release`` it after)."""
+        held = self._budgets.get(player)
+        budget = held[0] if held is not None else RateLimiter(self.rate, self.burst, now)
+        self._budgets[player] = (budget, (held[1] if held is not None else 0) + 1)
+        return budget
+
+    def release(self, player: str) -> None:
+        held = self._budgets.get(player)
+        if held is None:
+            return
+        if held[1] <= 1:
+            del self._budgets[player]
+        else:
+            self._budgets[player] = (held[0], held[1] - 1)
+
+    def __len__(self) -> int:
+        return len(self._budgets)
+
+
 class FloodGuard:
-    """Frames per socket: a token bucket (default 200/s, burst 400) decides each frame.
+    """Frames per socket: a token bucket (default 200/s, burst 400) decides each frame, and
+    with it the player's budget (``PlayerFrameBudgets``) when there is one; a frame costs
+    ``frame_cost`` of its size.
 
     Over the rate, frames are dropped. A flood is *sustained* (close 4429) when drops go on
     for ``close_after`` seconds, or reach ``max_drops``, without a ``quiet`` gap between two
@@ -192,11 +239,13 @@ class FloodGuard:
         self._drops = 0
         self._closed = False
 
-    def check(self, now: float) -> FloodVerdict:
-        """Decide the fate of one incoming frame."""
+    def check(
+        self, now: float, cost: float = 1.0, player: RateLimiter | None = None
+    ) -> FloodVerdict:
+        """Decide the fate of one incoming frame costing ``cost``."""
         if self._closed:
             return FloodVerdict.CLOSE
-        if self._bucket.allow(now):
+        if self._bucket.allow(now, cost) and (player is None or player.allow(now, cost)):
             return FloodVerdict.OK
         if self._flood_started is None or now - self._last_drop >= self.quiet:
             self._flood_started = now

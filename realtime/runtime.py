@@ -21,6 +21,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from realtime import quotas
 from realtime.buckets import Allowances, allowances_from_settings
 from realtime.hub import Hub
 from realtime.presence import MemberRecord, PresenceStore, presence_from_settings
@@ -53,6 +54,8 @@ class Runtime:
     next_room_sweep: float = 0.0
     #: The largest frame a socket may be sent (the interface server's message size limit).
     frame_limit: int = 64 * 1024
+    #: Each player's frame budget for the sockets it has open in this process.
+    frame_budgets: quotas.PlayerFrameBudgets = field(default_factory=quotas.PlayerFrameBudgets)
 
     async def start(self) -> None:
         await self.presence.heartbeat(self.instance_id)

@@ -87,6 +87,8 @@ class PlayerSession:
         self._request_limit: quotas.RateLimiter | None = None
         self._refused_requests: quotas.RefusedRequests | None = None
         self.flood = quotas.FloodGuard(now=now)
+        #: The player's frame budget in this process, once the socket is counted in.
+        self.player_frames: quotas.RateLimiter | None = None
         self._cursor_gate: quotas.IntervalGate | None = None
         #: The newest cursor position waiting for its turn, and the timer that sends it.
         self.pending_cursor: tuple[float, float] | None = None

@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 from google.protobuf import json_format
 
 from pianorhythm.asgi import application
+from realtime import codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms.models import ChatMessage, Room
 from rooms.passwords import MAX_WRONG_GUESSES, hash_room_password
@@ -370,3 +371,40 @@ async def test_a_client_that_waits_after_a_refusal_is_answered_again_and_stays(
         assert [m.error.code for m in heard if m.HasField("error")] == [pb.ERROR_CODE_RATE_LIMITED]
     await player.send(time_sync=pb.TimeSync(client_time=7))
     assert (await player.expect("time_sync")).client_time == 7
+
+
+# --- what one player may make the server decode ---------------------------------------------------
+
+
+async def test_a_players_sockets_share_one_frame_budget(connect: Connect) -> None:
+    sockets = [await connect(client=HOME) for _ in range(8)]
+    frame = pb.ClientMessage(time_sync=pb.TimeSync(client_time=1)).SerializeToString()
+    for _ in range(300):  # each socket within its own burst of 400; 2,400 in all
+        for socket in sockets:
+            await socket.ws.send_to(bytes_data=frame)
+    served = 0
+    for socket in sockets:
+        served += sum(1 for m in await socket.drain(0.05) if m.HasField("time_sync"))
+    # One player (one address): its burst of 800, and what refills while the frames arrive.
+    assert 800 <= served <= 1_400
+    # Another player is served in full meanwhile.
+    other = await connect(client=ELSEWHERE)
+    for n in range(300):
+        await other.send(time_sync=pb.TimeSync(client_time=n))
+    assert sum(1 for m in await other.drain(0.3) if m.HasField("time_sync")) == 300
+
+
+async def test_guests_sending_huge_json_frames_are_closed_and_others_are_served(
+    connect: Connect,
+) -> None:
+    junk = '{"noteBatch":{"notes":[' + ",".join(["{}"] * 21_700) + "]}}"  # 64 KiB, legal JSON
+    flooders = [await connect(client=HOME, encoding=codec.Encoding.JSON) for _ in range(8)]
+    bystander = await connect()
+    for _ in range(25):
+        for flooder in flooders:
+            await flooder.ws.send_to(text_data=junk)
+    for flooder in flooders:
+        # Each frame is a bad frame (refused before it is parsed): ten of them close the socket.
+        assert await flooder.expect_close(timeout=5) == 4400
+    await bystander.send(time_sync=pb.TimeSync(client_time=7))
+    assert (await bystander.expect("time_sync")).client_time == 7

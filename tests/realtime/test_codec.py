@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from realtime import codec
 from realtime.codec import Encoding
@@ -405,3 +408,96 @@ def test_json_only_room_never_encodes_protobuf(monkeypatch: pytest.MonkeyPatch) 
     for _ in range(10):
         encoded.frame(Encoding.JSON)
     assert proto_calls == []
+
+
+# --- JSON frames that would cost the event loop (hardening, red team 3) ----------------------
+
+_events = st.builds(
+    pb.NoteEvent,
+    type=st.sampled_from(list(pb.NoteEventType.values())),
+    key=st.integers(0, 2**32 - 1),
+    velocity=st.integers(0, 2**32 - 1),
+    delay_ms=st.integers(0, 2**32 - 1),
+    channel=st.integers(0, 2**32 - 1),
+)
+
+
+@given(
+    start=st.floats(allow_nan=False, allow_infinity=False, width=64),
+    notes=st.lists(_events, max_size=codec.MAX_NOTES_PER_BATCH),
+    names=st.booleans(),
+)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_json_note_batches_decode_as_protobufs_json_parser_reads_them(
+    start: float, notes: list[pb.NoteEvent], names: bool
+) -> None:
+    message = pb.ClientMessage(note_batch=pb.NoteBatch(start_time=start, notes=notes))
+    text = json_format.MessageToJson(
+        message, preserving_proto_field_name=names, indent=None, use_integers_for_enums=names
+    )
+    expected = json_format.Parse(text, pb.ClientMessage())
+    assert codec.decode_client(Encoding.JSON, text, None) == expected == message
+
+
+def test_a_json_note_batch_skips_protobufs_slow_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    note = '{"type":"NOTE_EVENT_TYPE_NOTE_ON","key":60,"velocity":90,"delayMs":5}'
+    text = '{"noteBatch":{"startTime":1.5,"notes":[' + ",".join([note] * 300) + "]}}"
+    expected = json_format.Parse(text, pb.ClientMessage())
+
+    def slow_parser(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("protobuf's JSON parser was used")
+
+    monkeypatch.setattr(codec.json_format, "Parse", slow_parser)
+    monkeypatch.setattr(codec.json_format, "ParseDict", slow_parser)
+    assert codec.decode_client(Encoding.JSON, text, None) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 64 KiB of empty notes: refused before any JSON is parsed.
+        '{"noteBatch":{"notes":[' + ",".join(["{}"] * 21_700) + "]}}",
+        # One event over the bound.
+        '{"noteBatch":{"notes":[' + ",".join(["{}"] * 301) + "]}}",
+        # A small message padded with a large array it does not have.
+        '{"chat":{"text":"hi"},"x":[' + ",".join(["{}"] * 2_000) + "]}",
+        '{"chat":{"text":"hi"},"x":' + "[" * 5_000 + "]" * 5_000 + "}",
+    ],
+    ids=["64 KiB of empty notes", "301 notes", "padding", "deep padding"],
+)
+def test_json_frames_too_large_to_be_legal_are_refused_unparsed(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parser(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(codec.json_format, "Parse", parser)
+    monkeypatch.setattr(codec.json_format, "ParseDict", parser)
+    with pytest.raises(ProtocolError) as caught:
+        codec.decode_client(Encoding.JSON, text, None)
+    assert caught.value.code == "BAD_MESSAGE"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"noteBatch":{"notes":[{"key":"60"}]}}', "notes[0].key must be a whole number"),
+        ('{"noteBatch":{"notes":[{"key":60.5}]}}', "notes[0].key must be a whole number"),
+        ('{"noteBatch":{"notes":[{"key":-1}]}}', "notes[0].key must be a whole number"),
+        ('{"noteBatch":{"notes":[{"key":true}]}}', "notes[0].key must be a whole number"),
+        ('{"noteBatch":{"notes":[{"type":"NOTE_ON"}]}}', "notes[0].type must be"),
+        ('{"noteBatch":{"notes":[{"type":9}]}}', "notes[0].type is not a note event type"),
+        ('{"noteBatch":{"notes":[{"pitch":60}]}}', "notes[0] has an unknown or repeated field"),
+        ('{"noteBatch":{"notes":[{"delayMs":1,"delay_ms":2}]}}', "unknown or repeated"),
+        ('{"noteBatch":{"notes":[7]}}', "notes[0] must be an object"),
+        ('{"noteBatch":{"notes":{}}}', "notes must be an array"),
+        ('{"noteBatch":{"startTime":"1"}}', "startTime must be one number"),
+        ('{"noteBatch":{"tempo":1}}', "has no field 'tempo'"),
+        ('{"noteBatch":[]}', "must be an object"),
+    ],
+)
+def test_a_malformed_json_note_batch_says_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        codec.decode_client(Encoding.JSON, text, None)
+    assert caught.value.code == "BAD_MESSAGE"
+    assert says in caught.value.message

@@ -13,11 +13,13 @@ from realtime.quotas import (
     FloodGuard,
     FloodVerdict,
     IntervalGate,
+    PlayerFrameBudgets,
     RateLimiter,
     RefusalVerdict,
     RefusedRequests,
     SlidingWindowLimiter,
     chat_limiter,
+    frame_cost,
     note_quota_fields,
     note_rate,
     tier_for,
@@ -231,3 +233,31 @@ def test_refusals_spread_beyond_the_window_never_close() -> None:
     refused = RefusedRequests(max_refused=5, window=10.0)
     verdicts = {refused.refuse(t * 3.0) for t in range(50)}
     assert RefusalVerdict.CLOSE not in verdicts
+
+
+def test_a_players_sockets_share_one_frame_budget_until_the_last_one_goes() -> None:
+    budgets = PlayerFrameBudgets(rate=10.0, burst=10.0)
+    first, second = budgets.acquire("a1", 0.0), budgets.acquire("a1", 0.0)
+    assert first is second
+    assert budgets.acquire("a2", 0.0) is not first
+    budgets.release("a1")
+    assert len(budgets) == 2
+    budgets.release("a1")
+    budgets.release("a2")
+    budgets.release("a2")  # one release too many is harmless
+    assert len(budgets) == 0
+
+
+def test_the_flood_guard_drops_what_the_players_budget_refuses() -> None:
+    player = RateLimiter(10.0, 10.0, 0.0)
+    guards = [FloodGuard(0.0), FloodGuard(0.0)]
+    verdicts = [guards[n % 2].check(0.0, 1.0, player) for n in range(12)]
+    assert verdicts.count(FloodVerdict.OK) == 10
+    assert verdicts[10:] == [FloodVerdict.DROP, FloodVerdict.DROP]
+
+
+def test_a_frame_costs_one_and_one_more_per_8_kib() -> None:
+    assert [frame_cost(n) for n in (0, 8191, 8192, 65536)] == [1.0, 1.0, 2.0, 9.0]
+    guard = FloodGuard(0.0, rate=200.0, burst=400.0)
+    big = frame_cost(65536)
+    assert sum(guard.check(0.0, big) is FloodVerdict.OK for _ in range(100)) == 44
