@@ -689,8 +689,7 @@ def mute_in_room(
     expires_at = _expiry(duration_seconds)
     reason = _clean_reason(reason)
     _check_heir_sanction(actor, room, target, "mute", duration_seconds)
-    in_force = active_mute(room, target)
-    _check_may_replace(actor, room, in_force.muted_by if in_force else None, "mute")
+    _check_may_replace_mutes(actor, room, target)
     with transaction.atomic():
         RoomMute.objects.update_or_create(
             room=room,
@@ -713,11 +712,18 @@ def unmute_in_room(
     _check_source(source)
     check_can_moderate_member(actor, room, target)
     reason = _clean_reason(reason)
-    in_force = active_mute(room, target)
-    _check_may_replace(actor, room, in_force.muted_by if in_force else None, "mute")
+    _check_may_replace_mutes(actor, room, target)
     with transaction.atomic():
         _mutes_of(room, target).delete()
         return _record_on_target(actor, Action.UNMUTE, source, room, target, reason)
+
+
+def _check_may_replace_mutes(actor: rules.Actor, room: Room, target: rules.Actor) -> None:
+    """Rank against every mute in force on ``target``: a guest may be under several (one
+    per guest id its address went through), and lifting lifts them all."""
+    in_force = _mutes_of(room, target).filter(_unexpired()).select_related("muted_by")
+    for mute in in_force:
+        _check_may_replace(actor, room, mute.muted_by, "mute")
 
 
 def _subject_fields(target: rules.Actor) -> dict[str, Any]:

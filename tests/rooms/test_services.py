@@ -27,7 +27,7 @@ from rooms.exceptions import (
     RoomNotFoundError,
     WrongPasswordError,
 )
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
+from rooms.models import ChatMessage, ModerationAction, Room, RoomBan, RoomMute
 from rooms.passwords import MAX_WRONG_GUESSES
 from users.models import User
 
@@ -584,6 +584,27 @@ def test_a_mute_set_by_a_higher_rank_is_theirs_to_lift(
     services.mute_in_room(owner, room, target, duration_seconds=120, source=WS)
     services.unmute_in_room(owner, room, target, source=WS)
     assert services.active_mute(room, target) is None
+
+
+def test_a_crown_holder_cannot_lift_the_owners_mute_through_another_tab_of_the_guest(
+    owner: User, room: Room, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "_is_present", lambda _room, _player: True)
+    heir_user = make_user()
+    heir = rules.Actor(user_id=heir_user.pk, name=heir_user.username, crowned=True)
+    tab, other_tab = _guest("g-0000000000000001", "troll"), _guest("g-0000000000000002", "troll")
+    services.mute_in_room(heir, room, tab, duration_seconds=600, source=WS)
+    services.mute_in_room(owner, room, other_tab, source=WS)  # for good, by the owner
+    for attempt in (
+        lambda: services.unmute_in_room(heir, room, tab, source=WS),
+        lambda: services.mute_in_room(heir, room, tab, duration_seconds=1, source=WS),
+    ):
+        with pytest.raises(RoomForbiddenError, match="higher rank"):
+            attempt()
+    assert services.active_mute(room, tab) is not None
+    assert RoomMute.objects.count() == 2
+    services.unmute_in_room(owner, room, tab, source=WS)
+    assert services.active_mute(room, other_tab) is None
 
 
 def test_the_owner_lifts_a_mute_the_crown_holder_set(
