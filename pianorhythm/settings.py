@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Request id and user id in every log line of the request; the access log line.
     "analytics.middleware.RequestContextMiddleware",
+    # A null character in the address is a 400 before it reaches a lookup.
+    "pianorhythm.middleware.RefuseNullCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

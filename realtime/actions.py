@@ -162,6 +162,8 @@ async def _admit(
 
 async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
     async with session.lock:
+        if not _wants_lobby(join):
+            validation.clean_room_name(join.room_name.strip())
         if session.room is not None:
             await leave_current_room(session)
         runtime = session.runtime
@@ -837,6 +839,8 @@ HANDLERS: dict[str, Handler] = {
 COSTLY_REQUESTS = frozenset(
     {"join_room", "leave_room", "room_list", "update_room", "moderate", "update_profile"}
 )
+#: Requests that carry text (names, searches, reasons, passwords, chat).
+TEXT_REQUESTS = COSTLY_REQUESTS | {"chat"}
 #: Of those, the ones that need no powers (a room's owner clearing a raid need not wait).
 ANYONES_REQUESTS = frozenset({"join_room", "leave_room", "room_list", "update_profile"})
 PLAYER_REQUEST_RATE = 10.0
@@ -865,6 +869,8 @@ async def handle(session: PlayerSession, message: pb.ClientMessage) -> None:
     kind = message.WhichOneof("kind")
     if kind is None:
         raise ProtocolError("BAD_MESSAGE", "The message is empty.")
+    if kind in TEXT_REQUESTS:
+        validation.refuse_null_characters(message)
     if kind in COSTLY_REQUESTS:
         now = time.monotonic()
         if not await _within_request_budget(session, kind, now):

@@ -16,6 +16,9 @@ import math
 import re
 import unicodedata
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 from realtime.codec import MAX_NOTES_PER_BATCH
 from realtime.exceptions import ProtocolError
 from realtime.identity import GUEST_ID_PATTERN
@@ -234,3 +237,16 @@ def clean_room_name(name: str) -> str:
     if problem is not None:
         raise _invalid(problem)
     return name
+
+
+def refuse_null_characters(message: Message) -> None:
+    """INVALID_ARGUMENT if any text in ``message`` holds a null character: no name, search,
+    reason or password may (PostgreSQL text cannot even store one)."""
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else (value,)
+        if field.type == FieldDescriptor.TYPE_STRING:
+            if any("\x00" in text for text in values):
+                raise _invalid(f"{field.json_name} must not contain null characters.")
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            for inner in values:
+                refuse_null_characters(inner)

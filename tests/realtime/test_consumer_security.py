@@ -512,3 +512,58 @@ async def test_origin_behind_a_tls_proxy_is_https_when_the_proxy_says_so(
     proxied = [(b"x-forwarded-proto", b"https"), (b"cookie", cookie)]
     assert await handshake([(b"origin", b"https://127.0.0.1:8000"), *proxied]) is not None
     assert await handshake([(b"origin", b"http://127.0.0.1:8000"), *proxied]) is None
+
+
+# --- text no lookup can take (red team 3) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"join_room": pb.JoinRoom(room_name="abc\x00def")},
+        {"join_room": pb.JoinRoom(room_name="x" * 50_001)},
+        {"join_room": pb.JoinRoom(room_name="ok", password="pass\x00word")},
+        {"room_list": pb.SubscribeRoomList(subscribe=True, query="a\x00")},
+        {"update_profile": pb.UpdateProfile(display_name="Bo\x00b")},
+    ],
+    ids=["room name", "a 50,001-character room name", "password", "room search", "name"],
+)
+async def test_text_with_a_null_character_or_far_too_long_is_an_invalid_argument(
+    connect: Connect, caplog: pytest.LogCaptureFixture, message: dict[str, Any]
+) -> None:
+    player = await connect()
+    with caplog.at_level(logging.WARNING):
+        await player.send(**message)
+        error = await player.expect("error")
+    assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_moderation_reason_with_a_null_character_is_an_invalid_argument(
+    connect_user: ConnectUser,
+) -> None:
+    owner, visitor = await connect_user(), await connect_user()
+    await owner.join("nul", create_if_missing=True)
+    await visitor.join("nul")
+    assert visitor.user is not None
+    kick = pb.Moderate(action=pb.MODERATION_ACTION_KICK, target_user_id=visitor.user.id)
+    kick.reason = "bye\x00"
+    await owner.send(moderate=kick)
+    assert (await owner.expect("error")).code == pb.ERROR_CODE_INVALID_ARGUMENT
+    assert not [m for m in await visitor.drain(0.1) if m.HasField("removed")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/rooms/?search=a%00b",
+        "/api/v1/users/ab%00c",
+        "/api/v1/users/ab%00c/stats",
+        "/rooms/?q=%00",
+    ],
+)
+def test_a_null_character_in_the_address_is_a_400(db: None, path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.json()["code"] == "INVALID_ARGUMENT"
