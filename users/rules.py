@@ -117,10 +117,9 @@ _LETTER_NAME_RE = re.compile(r"\bLATIN\b.*?\bLETTER (?:[A-Z]+ )*?([A-Z])(?: |$)"
 def _latin_look_alike(char: str) -> str:
     """The ASCII character(s) that ``char`` looks like, or ``char`` itself.
 
-    Dashes are "-"; digits of any script are the ASCII digit; Latin letters of other shapes
-    (small capitals, dotless i, letters with a stroke or a hook) are the letter their Unicode
-    name gives; others follow Unicode's confusables data (from one look-alike to the next, a
-    few steps at most) to an ASCII letter or digit.
+    Dashes are "-"; digits of any script are the ASCII digit; then Unicode's confusables
+    data decides where it knows an ASCII look-alike; Latin letters it does not know (small
+    capitals, letters with a stroke or a hook) are the letter their Unicode name gives.
     """
     if char.isascii():
         return char
@@ -129,9 +128,19 @@ def _latin_look_alike(char: str) -> str:
     digit = unicodedata.decimal(char, None)
     if digit is not None:
         return str(digit)
+    confused = _confusable_ascii(char)
+    if confused is not None:
+        return confused
     named = _LETTER_NAME_RE.search(unicodedata.name(char, ""))
     if named is not None:
         return named.group(1).lower()
+    return char
+
+
+def _confusable_ascii(char: str) -> str | None:
+    """What Unicode's confusables data says ``char`` looks like in ASCII (from one look-alike
+    to the next, a few steps at most), or None. It comes before the letter a character's name
+    gives: a turned m (U+026F) reads as a w, a long s with a stroke (U+1E9D) as an f."""
     seen = {char}
     frontier = [char]
     for _step in range(3):
@@ -145,7 +154,7 @@ def _latin_look_alike(char: str) -> str:
                     seen.add(candidate)
                     following.append(candidate)
         frontier = following
-    return char
+    return None
 
 
 def plain_form(name: str) -> str:

@@ -402,6 +402,8 @@ def test_a_crown_holder_bans_or_mutes_only_players_present_and_for_an_hour_at_mo
         "1obby_5",
         "lobby\u0669",
         "Lobby...",
+        "lobby-\ua75a",  # an R rotunda looks like a 2
+        "Lobby \ua7ab",  # a reversed open E, like a 3
     ],
 )
 def test_names_that_pass_for_a_lobby_are_reserved(name: str) -> None:
