@@ -397,8 +397,9 @@ async def _spend_notes(session: PlayerSession, room: RoomSnapshot, count: int) -
 
 
 async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
-    """Relay a cursor move, at most one per CURSOR_MIN_INTERVAL per socket: a move that comes
-    sooner replaces the one waiting and is sent when its turn comes."""
+    """Relay a cursor move, at most one per CURSOR_MIN_INTERVAL per player (all its sockets
+    in this process together): a move that comes sooner replaces the one waiting on its
+    socket and is sent when its turn comes."""
     room = _room(session)
     position = validation.clean_cursor(move.x, move.y)
     wait = session.cursor_gate.delay(time.monotonic())
@@ -415,11 +416,19 @@ async def cursor(session: PlayerSession, move: pb.Cursor) -> None:
 
 async def _send_pending_cursor(session: PlayerSession, room: RoomSnapshot) -> None:
     session.cursor_timer = None
-    position, session.pending_cursor = session.pending_cursor, None
-    if position is None or session.closed or session.room is None or session.room.id != room.id:
+    if session.closed or session.room is None or session.room.id != room.id:
+        session.pending_cursor = None
         return
-    session.cursor_gate.delay(time.monotonic())
-    await _publish_cursor(session, room, position)
+    # Another socket of the player may have taken the turn meanwhile: wait for the next.
+    wait = session.cursor_gate.delay(time.monotonic())
+    if wait > 0.0:
+        session.cursor_timer = tasks.spawn_later(
+            wait, lambda: _send_pending_cursor(session, room), f"cursor-{session.session_id}"
+        )
+        return
+    position, session.pending_cursor = session.pending_cursor, None
+    if position is not None:
+        await _publish_cursor(session, room, position)
 
 
 async def _publish_cursor(

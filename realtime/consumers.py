@@ -57,9 +57,9 @@ async def depart(session: PlayerSession) -> None:
     session.stop()
     runtime = session.runtime
     runtime.hub.disconnect(session)
-    if session.player_frames is not None:
-        runtime.frame_budgets.release(session.player_key)
-        session.player_frames = None
+    if session.share is not None:
+        runtime.player_shares.release(session.player_key)
+        session.share = None
     try:
         await runtime.presence.close_connection(session.session_id, session.connection_keys)
     except UNAVAILABLE as exc:
@@ -199,7 +199,7 @@ class PianoConsumer(AsyncConsumer):
         )
         if full is None:
             session.connection_keys = tuple(key for key, _ in limits)
-            session.player_frames = session.runtime.frame_budgets.acquire(
+            session.share = session.runtime.player_shares.acquire(
                 session.player_key, time.monotonic()
             )
             return ""
@@ -230,7 +230,10 @@ class PianoConsumer(AsyncConsumer):
             return
         now = time.monotonic()
         session.last_seen = now
-        verdict = session.flood.check(now, quotas.frame_cost(size), session.player_frames)
+        share = session.share
+        verdict = session.flood.check(
+            now, quotas.frame_cost(size), share.frames if share is not None else None
+        )
         if verdict is FloodVerdict.CLOSE:
             metrics.rate_limited("FLOOD")
             await session.close(CLOSE_FLOOD)

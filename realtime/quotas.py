@@ -177,39 +177,52 @@ PLAYER_FRAME_RATE = 400.0
 PLAYER_FRAME_BURST = 800.0
 
 
-class PlayerFrameBudgets:
-    """One frame budget per player for the sockets it has open in this process, so that 32
-    guest sockets of one address cost the server no more than two would. A player's budget
+@dataclass(slots=True)
+class PlayerShare:
+    """What all of a player's sockets in this process share: its frame budget and its cursor
+    gate (one relayed cursor move per ``CURSOR_MIN_INTERVAL``, however many sockets move)."""
+
+    frames: RateLimiter
+    cursor: IntervalGate
+    sockets: int = 0
+
+
+class PlayerShares:
+    """One ``PlayerShare`` per player for the sockets it has open in this process, so that 32
+    guest sockets of one address cost the server no more than two would. A player's share
     goes with its last socket here."""
 
     def __init__(self, rate: float = PLAYER_FRAME_RATE, burst: float = PLAYER_FRAME_BURST) -> None:
         self.rate = rate
         self.burst = burst
-        self._budgets: dict[str, tuple[RateLimiter, int]] = {}
+        self._shares: dict[str, PlayerShare] = {}
 
-    def acquire(self, player: str, now: float) -> RateLimiter:
-        """The budget of ``player``, for one more of its sockets (``release`` it after)."""
-        held = self._budgets.get(player)
-        budget = held[0] if held is not None else RateLimiter(self.rate, self.burst, now)
-        self._budgets[player] = (budget, (held[1] if held is not None else 0) + 1)
-        return budget
+    def acquire(self, player: str, now: float) -> PlayerShare:
+        """The share of ``player``, for one more of its sockets (``release`` it after)."""
+        share = self._shares.get(player)
+        if share is None:
+            share = PlayerShare(
+                RateLimiter(self.rate, self.burst, now), IntervalGate(CURSOR_MIN_INTERVAL)
+            )
+            self._shares[player] = share
+        share.sockets += 1
+        return share
 
     def release(self, player: str) -> None:
-        held = self._budgets.get(player)
-        if held is None:
+        share = self._shares.get(player)
+        if share is None:
             return
-        if held[1] <= 1:
-            del self._budgets[player]
-        else:
-            self._budgets[player] = (held[0], held[1] - 1)
+        share.sockets -= 1
+        if share.sockets <= 0:
+            del self._shares[player]
 
     def __len__(self) -> int:
-        return len(self._budgets)
+        return len(self._shares)
 
 
 class FloodGuard:
     """Frames per socket: a token bucket (default 200/s, burst 400) decides each frame, and
-    with it the player's budget (``PlayerFrameBudgets``) when there is one; a frame costs
+    with it the player's budget (``PlayerShare.frames``) when there is one; a frame costs
     ``frame_cost`` of its size.
 
     Over the rate, frames are dropped. A flood is *sustained* (close 4429) when drops go on

@@ -54,8 +54,8 @@ class Runtime:
     next_room_sweep: float = 0.0
     #: The largest frame a socket may be sent (the interface server's message size limit).
     frame_limit: int = 64 * 1024
-    #: Each player's frame budget for the sockets it has open in this process.
-    frame_budgets: quotas.PlayerFrameBudgets = field(default_factory=quotas.PlayerFrameBudgets)
+    #: What each player's sockets in this process share (frame budget, cursor gate).
+    player_shares: quotas.PlayerShares = field(default_factory=quotas.PlayerShares)
 
     async def start(self) -> None:
         await self.presence.heartbeat(self.instance_id)

@@ -87,8 +87,8 @@ class PlayerSession:
         self._request_limit: quotas.RateLimiter | None = None
         self._refused_requests: quotas.RefusedRequests | None = None
         self.flood = quotas.FloodGuard(now=now)
-        #: The player's frame budget in this process, once the socket is counted in.
-        self.player_frames: quotas.RateLimiter | None = None
+        #: What this socket shares with the player's others in this process, once counted in.
+        self.share: quotas.PlayerShare | None = None
         self._cursor_gate: quotas.IntervalGate | None = None
         #: The newest cursor position waiting for its turn, and the timer that sends it.
         self.pending_cursor: tuple[float, float] | None = None
@@ -171,6 +171,9 @@ class PlayerSession:
 
     @property
     def cursor_gate(self) -> quotas.IntervalGate:
+        """The player's cursor gate, shared by its sockets in this process."""
+        if self.share is not None:
+            return self.share.cursor
         if self._cursor_gate is None:
             self._cursor_gate = quotas.IntervalGate(quotas.CURSOR_MIN_INTERVAL)
         return self._cursor_gate

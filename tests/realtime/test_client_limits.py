@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from google.protobuf import json_format
 
 from pianorhythm.asgi import application
-from realtime import codec
+from realtime import codec, quotas
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms.models import ChatMessage, Room
 from rooms.passwords import MAX_WRONG_GUESSES, hash_room_password
@@ -408,3 +408,25 @@ async def test_guests_sending_huge_json_frames_are_closed_and_others_are_served(
         assert await flooder.expect_close(timeout=5) == 4400
     await bystander.send(time_sync=pb.TimeSync(client_time=7))
     assert (await bystander.expect("time_sync")).client_time == 7
+
+
+async def test_a_players_sockets_share_one_cursor_and_each_ends_where_it_stopped(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long interval, so that the whole burst below arrives within one turn.
+    monkeypatch.setattr(quotas, "CURSOR_MIN_INTERVAL", 0.2)
+    tabs = [await connect(client=HOME) for _ in range(8)]
+    watcher = await connect()
+    for tab in tabs:
+        await tab.join()
+    await watcher.join()
+    await watcher.drain(0.1)
+    for n in range(20):
+        for tab in tabs:
+            await tab.send(cursor=pb.Cursor(x=n, y=1))
+    moves = [m.cursor for m in await watcher.drain(2.5) if m.HasField("cursor")]
+    # One player: one move at once, then each socket's newest in its turn (one per 0.2 s
+    # for the player), not a move at once from every socket.
+    assert len(moves) <= 1 + len(tabs) + 1
+    last = {move.session_id: move.x for move in moves}
+    assert last == {tab.session_id: 19.0 for tab in tabs}

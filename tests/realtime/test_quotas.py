@@ -13,7 +13,7 @@ from realtime.quotas import (
     FloodGuard,
     FloodVerdict,
     IntervalGate,
-    PlayerFrameBudgets,
+    PlayerShares,
     RateLimiter,
     RefusalVerdict,
     RefusedRequests,
@@ -235,17 +235,19 @@ def test_refusals_spread_beyond_the_window_never_close() -> None:
     assert RefusalVerdict.CLOSE not in verdicts
 
 
-def test_a_players_sockets_share_one_frame_budget_until_the_last_one_goes() -> None:
-    budgets = PlayerFrameBudgets(rate=10.0, burst=10.0)
-    first, second = budgets.acquire("a1", 0.0), budgets.acquire("a1", 0.0)
+def test_a_players_sockets_share_one_frame_budget_and_cursor_until_the_last_one_goes() -> None:
+    shares = PlayerShares(rate=10.0, burst=10.0)
+    first, second = shares.acquire("a1", 0.0), shares.acquire("a1", 0.0)
     assert first is second
-    assert budgets.acquire("a2", 0.0) is not first
-    budgets.release("a1")
-    assert len(budgets) == 2
-    budgets.release("a1")
-    budgets.release("a2")
-    budgets.release("a2")  # one release too many is harmless
-    assert len(budgets) == 0
+    assert shares.acquire("a2", 0.0) is not first
+    assert first.cursor.delay(0.0) == 0.0
+    assert second.cursor.delay(0.01) > 0.0  # the other socket's move waits its turn
+    shares.release("a1")
+    assert len(shares) == 2
+    shares.release("a1")
+    shares.release("a2")
+    shares.release("a2")  # one release too many is harmless
+    assert len(shares) == 0
 
 
 def test_the_flood_guard_drops_what_the_players_budget_refuses() -> None:
