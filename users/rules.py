@@ -19,8 +19,8 @@ USERNAME_MIN = 3
 USERNAME_MAX = 32
 
 # ASCII only: usernames appear in URLs and must not be spoofable with look-alike letters.
-_USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 RESERVED_USERNAMES = frozenset(
     {"me", "admin", "administrator", "moderator", "system", "root", "lobby", "pianorhythm"}
 )
@@ -205,7 +205,7 @@ def bio_problem(text: str) -> str | None:
 
 
 def color_problem(color: str) -> str | None:
-    if not _COLOR_RE.match(color):
+    if not _COLOR_RE.fullmatch(color):
         return "Use a colour like #1a2b3c."
     return None
 
@@ -213,7 +213,7 @@ def color_problem(color: str) -> str | None:
 def username_problem(username: str) -> str | None:
     if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
         return f"Usernames have {USERNAME_MIN} to {USERNAME_MAX} characters."
-    if not _USERNAME_RE.match(username):
+    if not _USERNAME_RE.fullmatch(username):
         return "Use only letters A-Z, digits, dots, dashes and underscores."
     lowered = username.lower()
     if lowered in RESERVED_USERNAMES or lowered.startswith("guest"):

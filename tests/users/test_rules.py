@@ -168,3 +168,13 @@ def test_latin_look_alikes_share_a_skeleton_with_the_plain_name() -> None:
     assert rules.name_skeleton("\u0251lice") == rules.name_skeleton("alice")
     assert rules.name_skeleton("\u1d00lice") == rules.name_skeleton("alice")
     assert rules.name_skeleton("d\u0251ve") == rules.name_skeleton("dave")
+
+
+@pytest.mark.parametrize("color", ["#123456\n", "#123456 ", " #123456", "#1234567", "123456"])
+def test_a_colour_is_exactly_a_hex_colour(color: str) -> None:
+    assert rules.color_problem(color) is not None
+
+
+@pytest.mark.parametrize("username", ["alice\n", "alice\r\n", "al ice"])
+def test_a_username_with_a_line_break_or_space_is_refused(username: str) -> None:
+    assert rules.username_problem(username) is not None
