@@ -324,10 +324,17 @@ class Connection:
         raise NotImplementedError
 
 
+def player_address(index: int) -> str:
+    """The address client ``index`` claims to come from (10.0.0.0/8): each simulated player
+    is its own person, as the server's per-player limits count them. A target trusts it only
+    behind one proxy (``NUM_PROXIES=1``); the others ignore the header."""
+    return f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}"
+
+
 async def open_connection(
     backend: str, client: Client, url: str, subprotocol: str | None
 ) -> Connection:
-    headers = {"Origin": ORIGIN}
+    headers = {"Origin": ORIGIN, "X-Forwarded-For": player_address(client.index)}
     if subprotocol:
         headers["Sec-WebSocket-Protocol"] = subprotocol
     if backend == "picows":
@@ -415,9 +422,11 @@ class _WebsocketsConnection(Connection):
         from websockets.asyncio.client import connect
 
         subprotocol = headers.pop("Sec-WebSocket-Protocol", None)
+        origin = headers.pop("Origin")
         ws = await connect(
             url,
-            origin=headers["Origin"],  # type: ignore[arg-type]
+            origin=origin,  # type: ignore[arg-type]
+            additional_headers=headers,
             subprotocols=[subprotocol] if subprotocol else None,  # type: ignore[list-item]
             max_size=16 * 1024 * 1024,
             compression=None,

@@ -235,9 +235,10 @@ class Bench:
             THROTTLE_USER="100000/min",
             # Idle benchmark sockets must outlive a target's steps.
             REALTIME_IDLE_SECONDS="900",
-            # One load generator on one address opens every room and socket.
+            # One load generator opens every room; each simulated player has its own address
+            # (bench.loadgen.player_address), as through a proxy.
             MAX_ROOMS_PER_ACCOUNT="1000",
-            MAX_GUEST_SOCKETS_PER_ADDRESS="1000000",
+            NUM_PROXIES="1",
         )
         if redis:
             if self.redis is None:
