@@ -172,6 +172,7 @@ _NOTE_FIELDS = {
 _NOTE_TYPES = dict(pb.NoteEventType.items())
 _NOTE_TYPE_NUMBERS = frozenset(_NOTE_TYPES.values())
 _UINT32_LIMIT = 1 << 32
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def _bad_batch(what: str) -> ProtocolError:
@@ -198,6 +199,9 @@ def _note_batch_from_json(batch: object) -> pb.ClientMessage:
     if len(notes) > MAX_NOTES_PER_BATCH:
         raise _bad_batch(f".notes holds at most {MAX_NOTES_PER_BATCH} events")
     start = batch.get("startTime", batch.get("start_time", 0))
+    # Protobuf's JSON spells the doubles JSON has no number for as strings (validation then
+    # refuses them as a start time, with its own message).
+    start = _NON_FINITE.get(start, start) if isinstance(start, str) else start
     twice = "startTime" in batch and "start_time" in batch
     if not isinstance(start, int | float) or isinstance(start, bool) or twice:
         raise _bad_batch(".startTime must be one number")

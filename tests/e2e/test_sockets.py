@@ -32,9 +32,15 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-async def _open_idle(url: str) -> websockets.ClientConnection:
+async def _open_idle(url: str, player: int = 0) -> websockets.ClientConnection:
+    """A socket of its own player: behind the server's one trusted proxy, the address the
+    proxy saw is ``10.0.x.y`` (one person's sockets would share one player's budgets)."""
     connection = await websockets.connect(
-        url, subprotocols=[Subprotocol(JSON)], proxy=None, open_timeout=30
+        url,
+        subprotocols=[Subprotocol(JSON)],
+        proxy=None,
+        open_timeout=30,
+        additional_headers={"X-Forwarded-For": f"10.0.{player >> 8 & 255}.{player & 255}"},
     )
     welcome = json.loads(await asyncio.wait_for(connection.recv(), 30))
     assert "welcome" in welcome["messages"][0]
@@ -50,14 +56,15 @@ async def _still_answers(connection: websockets.ClientConnection) -> bool:
 async def test_thousand_idle_sockets_stay_open_for_a_minute(
     server_process: Callable[..., ServerProcess], redis_server: RedisServer
 ) -> None:
-    server = server_process({"REDIS_URL": redis_server.url})
+    server = server_process({"REDIS_URL": redis_server.url, "NUM_PROXIES": "1"})
     assert server.proc is not None
     # Warm the process up (runtime, presence, first imports) before measuring.
     first = await _open_idle(server.ws_url)
     before = rss_kib(server.proc.pid)
     connections = [first]
-    for _ in range(9):
-        batch = await asyncio.gather(*(_open_idle(server.ws_url) for _ in range(111)))
+    for step in range(9):
+        players = range(1 + step * 111, 1 + (step + 1) * 111)
+        batch = await asyncio.gather(*(_open_idle(server.ws_url, n) for n in players))
         connections.extend(batch)
     assert len(connections) == 1000
     opened = rss_kib(server.proc.pid)

@@ -423,7 +423,7 @@ _events = st.builds(
 
 
 @given(
-    start=st.floats(allow_nan=False, allow_infinity=False, width=64),
+    start=st.floats(allow_nan=False, width=64),
     notes=st.lists(_events, max_size=codec.MAX_NOTES_PER_BATCH),
     names=st.booleans(),
 )
