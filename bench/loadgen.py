@@ -41,6 +41,7 @@ import secrets
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from array import array
 from collections import Counter
@@ -52,7 +53,6 @@ from bench.stats import Delivery, LatencySummary, SequenceTracker, expected_deli
 
 WIRES = ("proto", "json", "simple")
 SUBPROTOCOL = {"proto": "pianorhythm.v1.proto", "json": "pianorhythm.v1.json"}
-ORIGIN = "http://127.0.0.1"
 #: A worker using more than this share of one core during a step was the bottleneck.
 SATURATED_CPU = 0.90
 CONNECT_CONCURRENCY = 64
@@ -324,6 +324,14 @@ class Connection:
         raise NotImplementedError
 
 
+def origin_of(url: str) -> str:
+    """The origin of the page a browser would open ``url`` from (``ws://host:port/...`` →
+    ``http://host:port``): the project accepts sockets from its own origin only."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
 def player_address(index: int) -> str:
     """The address client ``index`` claims to come from (10.0.0.0/8): each simulated player
     is its own person, as the server's per-player limits count them. A target trusts it only
@@ -334,7 +342,7 @@ def player_address(index: int) -> str:
 async def open_connection(
     backend: str, client: Client, url: str, subprotocol: str | None
 ) -> Connection:
-    headers = {"Origin": ORIGIN, "X-Forwarded-For": player_address(client.index)}
+    headers = {"Origin": origin_of(url), "X-Forwarded-For": player_address(client.index)}
     if subprotocol:
         headers["Sec-WebSocket-Protocol"] = subprotocol
     if backend == "picows":
