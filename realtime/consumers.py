@@ -134,20 +134,20 @@ class PianoConsumer(AsyncConsumer):
     # -- connect ----------------------------------------------------------------------------
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
+        encoding, subprotocol = codec.choose_encoding(self.scope.get("subprotocols", ()))
         try:
             identity = await handshake.authenticate(self.scope)
         except handshake.HandshakeRefusedError as exc:
             logger.info("websocket handshake refused: %s", exc.reason)
             await self.base_send({"type": "websocket.close", "code": 1008})
             return
-        encoding, subprotocol = codec.choose_encoding(self.scope.get("subprotocols", ()))
+        except UNAVAILABLE as exc:  # a ticket lives in Redis
+            await self._refuse_unavailable(subprotocol, exc)
+            return
         try:
             runtime = await get_runtime(configure_runtime)
         except UNAVAILABLE as exc:
-            # Presence (Redis) is down: a clean "try again later", not a 500.
-            logger.warning("real-time unavailable, socket refused: %s", exc)
-            await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
-            await self._close(CLOSE_TRY_LATER)
+            await self._refuse_unavailable(subprotocol, exc)
             return
         self.session = session = PlayerSession(
             identity,
@@ -162,9 +162,7 @@ class PianoConsumer(AsyncConsumer):
         try:
             full = await self._count_connection(session)
         except UNAVAILABLE as exc:
-            logger.warning("real-time unavailable, socket refused: %s", exc)
-            await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
-            await self._close(CLOSE_TRY_LATER)
+            await self._refuse_unavailable(subprotocol, exc)
             return
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         if full:
@@ -293,6 +291,12 @@ class PianoConsumer(AsyncConsumer):
             await self.base_send(message)
         except Disconnected as exc:  # Daphne (autobahn): the client closed meanwhile
             raise ClientGoneError(str(exc)) from exc
+
+    async def _refuse_unavailable(self, subprotocol: str | None, exc: BaseException) -> None:
+        """Redis is down: a clean "try again later" (1013), not a 500 with a traceback."""
+        logger.warning("real-time unavailable, socket refused: %s", exc)
+        await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+        await self._close(CLOSE_TRY_LATER)
 
     async def _close(self, code: int) -> None:
         try:

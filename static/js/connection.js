@@ -158,8 +158,10 @@ export class Connection {
       return;
     }
     this.attempt += 1;
-    // 1012: the server is restarting (a deploy); come back quickly but not all at once.
-    const base = code === 1012 ? BACKOFF_FIRST_MS : BACKOFF_FIRST_MS * 2 ** (this.attempt - 1);
+    // 1012: the server is restarting (a deploy); come back quickly but not all at once. Under
+    // Daphne it arrives as 4012 (an application may not send the standard codes there).
+    const restarting = code === 1012 || code === 4012;
+    const base = restarting ? BACKOFF_FIRST_MS : BACKOFF_FIRST_MS * 2 ** (this.attempt - 1);
     const delay = Math.min(BACKOFF_MAX_MS, base) * (0.75 + Math.random() * 0.5);
     this.handlers.status("offline", `Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
     this.retryTimer = setTimeout(() => {

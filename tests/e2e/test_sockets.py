@@ -156,6 +156,28 @@ async def test_redis_down_at_connect_is_a_clean_refusal(
     assert "Traceback" not in server.log_path.read_text()
 
 
+async def test_redis_down_when_a_ticket_is_redeemed_is_a_clean_refusal(
+    server_process: Callable[..., ServerProcess], redis_server: RedisServer
+) -> None:
+    from tests.e2e.test_multi_instance import register
+
+    server = server_process({"REDIS_URL": redis_server.url})
+    token = register(server, "ticketholder")
+    status, body = server.request("POST", "/api/v1/realtime/tickets", {}, token=token)
+    assert status == 201, body
+    redis_server.stop()  # the ticket lives in Redis: it cannot be redeemed now
+    with pytest.raises(websockets.exceptions.WebSocketException) as refused:
+        async with websockets.connect(
+            f"{server.ws_url}?ticket={body['ticket']}", proxy=None, open_timeout=15
+        ) as connection:
+            await asyncio.wait_for(connection.recv(), 15)
+    error = refused.value
+    assert isinstance(error, websockets.exceptions.ConnectionClosed), error
+    assert error.rcvd is not None
+    assert error.rcvd.code in (1013, 4013)
+    assert "Traceback" not in server.log_path.read_text()
+
+
 def _slow_reader(port: int, room: str) -> socket.socket:
     """A player with a tiny receive window who joins ``room`` and then never reads."""
     reader = _raw_handshake(port, rcvbuf=4096)
