@@ -171,6 +171,22 @@ async def test_unban_of_someone_not_banned_is_invalid_argument(
     assert error.request == "moderate"
 
 
+async def test_owner_cannot_lift_a_site_moderators_ban_over_the_socket(
+    connect: Connect, connect_user: ConnectUser
+) -> None:
+    owner, member, _guest = await room_with(connect, connect_user)
+    moderator = await connect_user(role=User.Role.MODERATOR)
+    await moderator.join("club")
+    await moderator.send(moderate=moderate(BAN, member))
+    await member.expect("removed")
+    await owner.drain(0.1)
+    error = await refused(owner, moderate=moderate(UNBAN, member))
+    assert error.code == pb.ERROR_CODE_FORBIDDEN
+    refused_join = await refused(member, join_room=pb.JoinRoom(room_name="club"))
+    assert refused_join.code == pb.ERROR_CODE_BANNED
+    assert [a for a, _, _ in await actions_recorded()] == ["BAN"]
+
+
 async def test_ban_through_the_rest_api_removes_the_live_socket(
     connect: Connect, connect_user: ConnectUser
 ) -> None:

@@ -109,6 +109,26 @@ async def test_password_change_closes_the_web_sessions_sockets_too(
     assert await web.expect_close(timeout=2) == 4401
 
 
+async def test_an_admins_password_change_in_the_admin_ends_the_players_access(
+    connect: Connect, alice: User
+) -> None:
+    pair = await token_pair(alice)
+    bot = await socket_with(connect, pair["access"])
+    await bot.join()
+    admin = await in_thread(User.objects.create_superuser)("root", password=PASSWORD)
+    browser = Client()
+    await in_thread(browser.force_login)(admin)
+    new = PASSWORD + "-set-by-admin"
+    response = await in_thread(browser.post)(
+        f"/admin/users/user/{alice.pk}/password/", {"password1": new, "password2": new}
+    )
+    assert response.status_code == 302, response.content[:500]
+    assert await bot.expect_close(timeout=2) == 4401
+    assert (await api("get", "/api/v1/users/me", pair["access"]))[0] == 401
+    status, _ = await api("post", "/api/v1/auth/token/refresh", body={"refresh": pair["refresh"]})
+    assert status == 401
+
+
 async def test_new_credentials_work_after_a_password_change(connect: Connect, alice: User) -> None:
     await change_password(alice, PASSWORD + "-new")
     response = await sync_to_async(APIClient().post)(
