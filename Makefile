@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 # the request deadline of the settings).
 DAPHNE_FLAGS ?=
 
-.PHONY: run serve test lint format typecheck pytest migrate proto vendor superuser clean bench
+.PHONY: run serve test test-fast lint format typecheck pytest migrate proto vendor superuser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test-fast: the edit loop: the suite without the e2e tests (no server processes, no browser)
+test-fast: $(VENV)/.dev
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
 
 $(VENV)/.bench: bench/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r bench/requirements.txt
