@@ -7,7 +7,7 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from analytics import receivers, stats
-        from analytics.logs import route_daphne_access_log
+        from observability.logs import route_daphne_access_log
 
         receivers.connect()
         # Counters still in memory are written when the process exits (SIGTERM included:

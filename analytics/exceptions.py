@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pianorhythm.exceptions import InvalidArgumentError
+from foundation.exceptions import InvalidArgumentError
 
 
 class UnknownMetricError(InvalidArgumentError):

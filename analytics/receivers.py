@@ -19,7 +19,8 @@ from django.http import HttpRequest
 
 from analytics import services
 from analytics.models import Event
-from rooms.models import ModerationAction, Room
+from moderation.models import ModerationAction
+from rooms.models import Room
 from users.models import User
 
 

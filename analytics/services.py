@@ -15,8 +15,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from analytics.exceptions import UnknownMetricError
-from analytics.metrics import LiveNumbers, live_numbers
 from analytics.models import DailyActivity, Event, UserStats
+from observability.metrics import LiveNumbers, live_numbers
 from rooms.models import Room
 from users import services as users
 from users.models import User

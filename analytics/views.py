@@ -18,14 +18,15 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from analytics import access, health, services
-from analytics.metrics import live_numbers
+from analytics import services
 from analytics.serializers import (
     LeaderboardSerializer,
     PlayerStatsSerializer,
     SiteStatsSerializer,
 )
-from rooms.serializers import ErrorSerializer
+from foundation.api import ErrorSerializer
+from observability import access, health
+from observability.metrics import live_numbers
 
 TAGS = ["statistics"]
 

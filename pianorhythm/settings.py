@@ -16,10 +16,13 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from analytics.access import parse_networks
-from analytics.logs import logging_config
+from observability.access import parse_networks
+from observability.logs import logging_config
 from pianorhythm import devkeys
 from pianorhythm.env import env_bool, env_float, env_int, env_list, env_str, require
+
+# Settings import no app: only pianorhythm.env and pianorhythm.devkeys, and the foundation and
+# observability packages, which import no app either (the contracts in pyproject.toml).
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -59,6 +62,7 @@ INSTALLED_APPS = [
     "csp",
     "channels",
     "users",
+    "moderation",
     "rooms",
     "realtime",
     "analytics",
@@ -67,9 +71,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Request id and user id in every log line of the request; the access log line.
-    "analytics.middleware.RequestContextMiddleware",
+    "observability.middleware.RequestContextMiddleware",
     # A null character in the address is a 400 before it reaches a lookup.
-    "pianorhythm.middleware.RefuseNullCharactersMiddleware",
+    "foundation.middleware.RefuseNullCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -271,14 +275,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "pianorhythm.api.JSONBodyParser",
+        "foundation.api.JSONBodyParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "pianorhythm.api.exception_handler",
+    "EXCEPTION_HANDLER": "foundation.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "pianorhythm.throttles.AnonRateThrottle",
-        "pianorhythm.throttles.UserRateThrottle",
+        "observability.throttles.AnonRateThrottle",
+        "observability.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/min"),
@@ -368,23 +372,33 @@ USE_TZ = True
 
 # --- Logging ------------------------------------------------------------------------------
 # Everything goes to stdout through one handler that adds the request id, user id, session
-# id and room, and removes passwords, tokens, tickets and chat text (analytics.logs).
+# id and room, and removes passwords, tokens, tickets and chat text (observability.logs).
 # LOG_FORMAT=json (production default): one JSON object per line; text: readable lines.
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
 LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO").upper())
 
 # --- Errors, metrics and statistics (analytics) ---------------------------------------------
-# Sentry reports errors only when SENTRY_DSN is set, with no personal data (analytics.errors).
+# Sentry reports errors only when SENTRY_DSN is set, with no personal data (observability.errors).
 SENTRY_DSN = env_str("SENTRY_DSN")
+
+
+def _sample_rate(name: str, default: float) -> float:
+    """A sampling rate between 0 and 1 from the environment variable ``name``."""
+    rate = env_float(name, default)
+    if not 0.0 <= rate <= 1.0:
+        raise ImproperlyConfigured(f"{name} must be between 0 and 1; got {rate}")
+    return rate
+
+
 if SENTRY_DSN:
-    from analytics.errors import init_sentry, sample_rate_from_env
+    from observability.errors import init_sentry
 
     init_sentry(
         SENTRY_DSN,
         environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
         release=env_str("SENTRY_RELEASE", f"pianorhythm@{VERSION}"),
-        sample_rate=sample_rate_from_env("SENTRY_SAMPLE_RATE", 1.0),
-        traces_sample_rate=sample_rate_from_env("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+        sample_rate=_sample_rate("SENTRY_SAMPLE_RATE", 1.0),
+        traces_sample_rate=_sample_rate("SENTRY_TRACES_SAMPLE_RATE", 0.0),
     )
 
 # /metrics answers these addresses and CIDR blocks (the client address honours NUM_PROXIES),

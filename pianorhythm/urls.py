@@ -30,6 +30,6 @@ urlpatterns = [
 ]
 
 # Requests refused before any view, and unknown paths, answer in the API's error shape under
-# /api/ (pianorhythm.api).
-handler400 = "pianorhythm.api.bad_request"
-handler404 = "pianorhythm.api.page_not_found"
+# /api/ (foundation.api).
+handler400 = "foundation.api.bad_request"
+handler404 = "foundation.api.page_not_found"

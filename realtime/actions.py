@@ -17,15 +17,17 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from analytics import metrics, stats
-from analytics.logs import bind_log_context
-from pianorhythm.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
+from analytics import stats
+from foundation.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
+from moderation.models import ModerationAction
+from observability import metrics
+from observability.logs import bind_log_context
 from realtime import quotas, tasks, validation
 from realtime.codec import EncodedMessage
 from realtime.exceptions import ProtocolError
 from realtime.handshake import identity_for_user
 from realtime.hub import ControlEvent, room_topic
-from realtime.identity import Identity, is_guest_id
+from realtime.identity import Identity
 from realtime.messages import (
     RoomSnapshot,
     actor_of_record,
@@ -43,9 +45,10 @@ from realtime.session import PlayerSession
 from rooms import rules
 from rooms import services as rooms
 from rooms.exceptions import RoomForbiddenError, RoomFullError, RoomNotFoundError
-from rooms.models import ModerationAction, Room
+from rooms.models import Room
 from users import rules as user_rules
 from users import services as users
+from users.guests import is_guest_id
 from users.models import User
 
 logger = logging.getLogger(__name__)

@@ -19,9 +19,10 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from analytics import metrics, stats
-from analytics.logs import bind_log_context
-from pianorhythm.exceptions import DomainError
+from analytics import stats
+from foundation.exceptions import DomainError
+from observability import metrics
+from observability.logs import bind_log_context
 from realtime import actions, codec, events, handshake, quotas
 from realtime.backpressure import transport_probe
 from realtime.codec import EncodedMessage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pianorhythm.exceptions import DomainError
+from foundation.exceptions import DomainError
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
 

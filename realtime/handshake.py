@@ -26,18 +26,12 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
-from analytics.access import client_address as forwarded_client_address
+from observability.access import client_address as forwarded_client_address
 from realtime import tickets
-from realtime.identity import (
-    GUEST_COOKIE,
-    Identity,
-    address_key,
-    guest_id_from_cookie,
-    guest_identity,
-    new_guest_id,
-)
+from realtime.identity import Identity, address_key, guest_identity
 from users import tokens as user_tokens
 from users.authentication import ActiveUserJWTAuthentication
+from users.guests import GUEST_COOKIE, guest_id_from_cookie, new_guest_id
 from users.models import User
 
 logger = logging.getLogger(__name__)

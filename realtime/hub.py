@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 
-from analytics import metrics
+from observability import metrics
 from realtime.codec import EncodedMessage
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from analytics import metrics
+from observability import metrics
 from realtime import quotas, tasks
 from realtime.backpressure import TransportProbe
 from realtime.codec import EncodedMessage, Encoding, error_message, join_encoded, join_within

@@ -21,10 +21,10 @@ from google.protobuf.message import Message
 
 from realtime.codec import MAX_NOTES_PER_BATCH
 from realtime.exceptions import ProtocolError
-from realtime.identity import GUEST_ID_PATTERN
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import rules as room_rules
 from users import rules as users_rules
+from users.guests import GUEST_ID_PATTERN
 
 # A start_time further than this from the server clock is a client with a broken clock
 # (or no time_sync yet): its notes are played "now" rather than refused.

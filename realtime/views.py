@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pianorhythm.throttles import ScopedRateThrottle, UserRateThrottle
+from observability.throttles import ScopedRateThrottle, UserRateThrottle
 from realtime import tickets
 from realtime.serializers import TicketSerializer
 from users import tokens as user_tokens

@@ -1,4 +1,4 @@
-"""Admin for moderators: rooms, bans, chat and the (read-only) moderation log.
+"""Admin for moderators: rooms, bans and chat (the moderation log is ``moderation.admin``).
 
 Every change that moderates goes through ``rooms.services`` so it is checked and recorded
 as a ModerationAction with source ADMIN, exactly as over REST or a socket.
@@ -18,10 +18,11 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from pianorhythm.exceptions import DomainError
+from foundation.exceptions import DomainError
+from moderation.models import ModerationAction
 from rooms import rules, services
 from rooms.exceptions import BanNotFoundError, InvalidRoomSettingsError, RoomNameTakenError
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
+from rooms.models import ChatMessage, Room, RoomBan
 from users.models import User
 
 ADMIN = ModerationAction.Source.ADMIN
@@ -390,38 +391,3 @@ class ChatMessageAdmin(admin.ModelAdmin):
             )
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
-
-
-# --- The moderation log --------------------------------------------------------------------
-
-
-@admin.register(ModerationAction)
-class ModerationActionAdmin(admin.ModelAdmin):
-    """The audit log: readable by moderators, written only by the services."""
-
-    list_display = [
-        "created_at",
-        "action",
-        "source",
-        "actor_name",
-        "target_name",
-        "room_name",
-        "reason",
-        "expires_at",
-    ]
-    list_filter = ["action", "source"]
-    search_fields = ["actor_name", "target_name", "room_name", "reason"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: ModerationAction | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ModerationAction | None = None
-    ) -> bool:
-        return False

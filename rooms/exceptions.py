@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from pianorhythm.exceptions import (
+from foundation.exceptions import (
     DomainError,
     ForbiddenError,
     InvalidArgumentError,

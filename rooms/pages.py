@@ -13,8 +13,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from realtime.identity import GUEST_COOKIE, guest_cookie_value, guest_id_from_cookie, new_guest_id
 from rooms import rules
+from users.guests import GUEST_COOKIE, guest_cookie_value, guest_id_from_cookie, new_guest_id
 
 PROTOCOL_FILE: Path = (
     Path(settings.BASE_DIR) / "realtime" / "proto" / "pianorhythm" / "v1" / "protocol.proto"

@@ -6,17 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from realtime.identity import GUEST_ID_PATTERN
 from rooms import services
 from rooms.models import ChatMessage, Room, RoomBan
+from users.guests import GUEST_ID_PATTERN
 from users.models import User
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    """Every error body: a stable ``code`` and a human ``message``."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class RoomSettingsSerializer(serializers.Serializer[Room]):

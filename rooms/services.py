@@ -23,7 +23,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from pianorhythm.exceptions import InvalidArgumentError
+from foundation.exceptions import InvalidArgumentError
+from moderation import records
+from moderation.models import ModerationAction
 from rooms import rules, signals
 from rooms.exceptions import (
     BannedError,
@@ -40,7 +42,7 @@ from rooms.exceptions import (
     RoomNameTakenError,
     RoomNotFoundError,
 )
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan, RoomMute
+from rooms.models import ChatMessage, Room, RoomBan, RoomMute
 from rooms.passwords import check_room_password, hash_room_password
 from users.models import User
 
@@ -825,23 +827,21 @@ def record_moderation(
     reason: str = "",
     expires_at: datetime | None = None,
 ) -> ModerationAction:
-    """Write one audit-log entry; names are copied so the entry outlives users and rooms."""
+    """Write one audit-log entry for an act of ``who`` (through ``moderation.records``)."""
     actor = _as_actor(who)
-    if action not in Action.values:
-        raise InvalidArgumentError(f"Unknown moderation action {action!r}.")
     if target_user is not None:
         target_user_id = target_user.pk
         target_name = target_name or target_user.username
-    return ModerationAction.objects.create(
-        action=action,
-        source=_check_source(source),
+    return records.record(
+        action,
+        source,
         actor_id=actor.user_id,
-        actor_name=(actor.name or actor.guest_id or "unknown")[:150],
+        actor_name=actor.name or actor.guest_id or "unknown",
         target_user_id=target_user_id,
-        target_name=target_name[:150],
-        room=room,
+        target_name=target_name,
+        room_id=room.pk if room is not None else None,
         room_name=room.name if room is not None else "",
-        reason=_clean_reason(reason)[:REASON_MAX_LENGTH],
+        reason=_clean_reason(reason),
         expires_at=expires_at,
     )
 

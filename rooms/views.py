@@ -1,6 +1,6 @@
 """Rooms REST API: thin adapters from HTTP to ``rooms.services``.
 
-Domain errors become ``{"code", "message"}`` in ``pianorhythm.api``; settings that break
+Domain errors become ``{"code", "message"}`` in ``foundation.api``; settings that break
 the rules become a 400 with ``fields`` shaped like the request body.
 """
 
@@ -20,13 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime.identity import GUEST_COOKIE, guest_id_from_cookie
+from foundation.api import ErrorSerializer
+from moderation.models import ModerationAction
 from rooms import rules, services
 from rooms.exceptions import InvalidRoomSettingsError
-from rooms.models import ChatMessage, ModerationAction, Room
+from rooms.models import ChatMessage, Room
 from rooms.serializers import (
     ChatMessageSerializer,
-    ErrorSerializer,
     RoomBanCreateSerializer,
     RoomBanSerializer,
     RoomCreateSerializer,
@@ -34,6 +34,7 @@ from rooms.serializers import (
     RoomWriteSerializer,
     settings_error_fields,
 )
+from users.guests import GUEST_COOKIE, guest_id_from_cookie
 from users.models import User
 
 API = ModerationAction.Source.API

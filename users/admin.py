@@ -18,8 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from pianorhythm.exceptions import DomainError
-from rooms.models import ModerationAction
+from foundation.exceptions import DomainError
+from moderation.models import ModerationAction
 from users import services
 from users.forms import (
     AdminLoginForm,

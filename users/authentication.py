@@ -6,7 +6,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.tokens import Token
 
-from pianorhythm.exceptions import DomainError
+from foundation.exceptions import DomainError
 from users import services, tokens
 from users.models import User
 

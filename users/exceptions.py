@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pianorhythm.exceptions import DomainError, ForbiddenError, InvalidArgumentError
+from foundation.exceptions import DomainError, ForbiddenError, InvalidArgumentError
 
 
 class InvalidFieldError(InvalidArgumentError):

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 
-from pianorhythm.exceptions import DomainError
+from foundation.exceptions import DomainError
 from users import services
 from users.exceptions import InvalidFieldError
 from users.models import User

@@ -16,14 +16,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from pianorhythm.throttles import client_ident
+from observability.throttles import client_ident
 
 LOCKED_OUT_MESSAGE = "Too many failed sign-ins. Try again later."
 
 
 def client_address(request: HttpRequest) -> str:
     """The client's address as the REST throttles count it (``NUM_PROXIES`` honoured, junk
-    ignored, an IPv6 address by its /64: ``pianorhythm.throttles``)."""
+    ignored, an IPv6 address by its /64: ``observability.throttles``)."""
     return client_ident(request)
 
 

@@ -23,8 +23,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from pianorhythm.exceptions import DomainError, InvalidArgumentError, NotFoundError
-from rooms.models import ModerationAction
+from foundation.exceptions import DomainError, InvalidArgumentError, NotFoundError
+from moderation import records
+from moderation.models import ModerationAction
 from users import rules, tokens
 from users.exceptions import (
     AccountInactiveError,
@@ -218,12 +219,12 @@ def _record(
     reason: str = "",
     expires_at: datetime | None = None,
 ) -> ModerationAction:
-    return ModerationAction.objects.create(
-        action=action,
-        source=source,
-        actor=by,
+    return records.record(
+        action,
+        source,
+        actor_id=by.pk,
         actor_name=by.username,
-        target_user=target,
+        target_user_id=target.pk,
         target_name=target.username,
         reason=reason,
         expires_at=expires_at,

@@ -21,9 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenViewBase
 
-from analytics.charts import activity_chart
-from analytics.services import user_stats as player_stats
-from pianorhythm.throttles import ScopedRateThrottle, SimpleRateThrottle
+from foundation.api import ErrorSerializer
+from observability.throttles import ScopedRateThrottle, SimpleRateThrottle
 from users import lockout, services
 from users.exceptions import SiteBannedError
 from users.forms import LoginForm, ProfileForm, RegisterForm
@@ -42,7 +41,7 @@ from users.serializers import (
 
 SESSION_BACKEND = "users.backends.SiteBanAwareBackend"
 
-_ERROR = OpenApiResponse(description='`{"code", "message"}`')
+_ERROR = OpenApiResponse(ErrorSerializer, description='`{"code", "message"}`')
 _BANNED = OpenApiResponse(
     description='Site-banned: `{"code": "SITE_BANNED", "message", "until", "reason"}`; '
     "`until` is null for a permanent ban."
@@ -254,13 +253,6 @@ class ProfilePageView(LoginRequiredMixin, FormView):
             "status_text": user.status_text,
             "bio": user.bio,
         }
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        stats = player_stats(_page_user(self.request).username)
-        context["stats"] = stats
-        context["chart"] = activity_chart(stats.days)
-        return context
 
     def form_valid(self, form: ProfileForm) -> HttpResponse:
         user = _page_user(self.request)

@@ -14,8 +14,8 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from analytics.errors import init_sentry
 from analytics.stats import StatsRecorder
+from observability.errors import init_sentry
 from tests.e2e.conftest import (  # noqa: F401  (fixtures reused here)
     e2e_var_dir,
     redis_server,
@@ -65,7 +65,7 @@ def log_output() -> Iterator[LogOutput]:
 @pytest.fixture
 def json_log_output(log_output: LogOutput) -> Iterator[LogOutput]:
     """``log_output`` rendered as JSON lines, whatever LOG_FORMAT the test run has."""
-    from analytics.logs import JsonFormatter
+    from observability.logs import JsonFormatter
 
     handler = _console_handler()
     previous = handler.formatter

@@ -10,8 +10,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from analytics.models import Event
+from moderation.models import ModerationAction
 from rooms import services as rooms
-from rooms.models import ModerationAction, Room
+from rooms.models import Room
 from users.models import User
 
 PASSWORD = "a-long-passphrase-1"

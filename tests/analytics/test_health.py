@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from analytics import health, metrics
+from observability import health, metrics
 from tests.e2e.conftest import RedisServer, free_port
 
 

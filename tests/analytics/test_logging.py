@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from rest_framework.test import APIClient
 
-from analytics.logs import (
+from observability.logs import (
     RoutedAccessLog,
     TextFormatter,
     bind_log_context,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from analytics import metrics
+from observability import metrics
 
 REALTIME_METRICS = (
     "pianorhythm_websocket_connections",
@@ -90,7 +90,7 @@ def test_metrics_behind_a_proxy_check_the_forwarded_address(
 
 
 def metrics_networks(*entries: str) -> list[Any]:
-    from analytics.access import parse_networks
+    from observability.access import parse_networks
 
     return parse_networks(entries)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import access
-from analytics.redaction import MASK, is_secret_key, redact
-from analytics.rolling import RollingCounter
+from observability import access
+from observability.redaction import MASK, is_secret_key, redact
+from observability.rolling import RollingCounter
 
 JWT = "eyJhbGciOiJFZERTQSJ9.eyJ1c2VyX2lkIjoxfQ.c2lnbmF0dXJlLWJ5dGVz"
 

@@ -10,8 +10,8 @@ import sentry_sdk
 from django.test import Client
 
 from analytics import services
-from analytics.errors import report_exception
-from analytics.logs import log_context
+from observability.errors import report_exception
+from observability.logs import log_context
 from tests.analytics.conftest import CollectingTransport
 from users.models import User
 

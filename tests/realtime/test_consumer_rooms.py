@@ -618,7 +618,7 @@ async def test_site_moderator_may_update_any_room_and_it_is_recorded(
 
     @in_thread
     def recorded() -> list[str]:
-        from rooms.models import ModerationAction
+        from moderation.models import ModerationAction
 
         return list(ModerationAction.objects.values_list("action", flat=True))
 

@@ -26,9 +26,9 @@ from rest_framework.test import APIClient
 
 from pianorhythm.asgi import application
 from realtime import codec
-from realtime.identity import GUEST_COOKIE, guest_cookie_value
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from tests.realtime.conftest import ORIGIN, Connect, ConnectUser, Player, with_host
+from users.guests import GUEST_COOKIE, guest_cookie_value
 from users.models import User
 from users.services import issue_tokens
 

@@ -14,9 +14,10 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from moderation.models import ModerationAction
 from pianorhythm.asgi import application
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
-from rooms.models import ModerationAction, Room
+from rooms.models import Room
 from tests.realtime.conftest import ORIGIN, Connect, ConnectUser, Player, with_host
 from users import services as user_services
 from users.models import User

@@ -12,12 +12,13 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from rest_framework.test import APIClient
 
-from realtime.identity import GUEST_COOKIE, guest_cookie_value
+from moderation.models import ModerationAction
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import services as room_services
-from rooms.models import ChatMessage, ModerationAction, Room
+from rooms.models import ChatMessage, Room
 from rooms.passwords import hash_room_password
 from tests.realtime.conftest import ORIGIN, Connect, ConnectUser
+from users.guests import GUEST_COOKIE, guest_cookie_value
 from users.models import User
 
 in_thread = database_sync_to_async

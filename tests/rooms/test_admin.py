@@ -8,12 +8,14 @@ import pytest
 from django.contrib.admin.sites import site
 from django.test import Client
 
+from moderation.models import ModerationAction
 from rooms import services
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
+from rooms.models import ChatMessage, Room, RoomBan
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/rooms"
+MODERATION_LOG = "/admin/moderation/moderationaction"
 
 
 @pytest.fixture
@@ -23,9 +25,17 @@ def mod_client(moderator: User) -> Client:
     return client
 
 
-@pytest.mark.parametrize("model", ["room", "chatmessage", "moderationaction", "roomban"])
-def test_moderator_opens_the_changelists(mod_client: Client, room: Room, model: str) -> None:
-    response = mod_client.get(f"{ADMIN}/{model}/")
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        f"{ADMIN}/room",
+        f"{ADMIN}/chatmessage",
+        MODERATION_LOG,
+        f"{ADMIN}/roomban",
+    ],
+)
+def test_moderator_opens_the_changelists(mod_client: Client, room: Room, changelist: str) -> None:
+    response = mod_client.get(f"{changelist}/")
     assert response.status_code == 200
 
 
@@ -59,7 +69,7 @@ def test_moderator_closes_a_room_and_the_action_is_logged(
         moderator,
         "Jazz Club",
     )
-    log = mod_client.get(f"{ADMIN}/moderationaction/").content.decode()
+    log = mod_client.get(f"{MODERATION_LOG}/").content.decode()
     assert "Jazz Club" in log
 
 
@@ -254,9 +264,9 @@ def test_moderation_log_is_read_only(
     mod_client: Client, moderator: User, room: Room, rf: object
 ) -> None:
     entry = services.record_moderation(moderator, "KICK", "ADMIN", room=room, target_name="x")
-    assert mod_client.get(f"{ADMIN}/moderationaction/add/").status_code == 403
-    mod_client.post(f"{ADMIN}/moderationaction/{entry.pk}/change/", {"reason": "forged"})
-    assert mod_client.get(f"{ADMIN}/moderationaction/{entry.pk}/delete/").status_code == 403
+    assert mod_client.get(f"{MODERATION_LOG}/add/").status_code == 403
+    mod_client.post(f"{MODERATION_LOG}/{entry.pk}/change/", {"reason": "forged"})
+    assert mod_client.get(f"{MODERATION_LOG}/{entry.pk}/delete/").status_code == 403
     entry.refresh_from_db()
     assert entry.reason == ""
     model_admin = site._registry[ModerationAction]

@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from moderation.models import ModerationAction
 from rooms import services
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan
+from rooms.models import ChatMessage, Room, RoomBan
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -38,7 +38,7 @@ def test_migrations_create_the_moderators_group_with_its_permissions() -> None:
         "rooms.delete_roomban",
         "rooms.view_chatmessage",
         "rooms.delete_chatmessage",
-        "rooms.view_moderationaction",
+        "moderation.view_moderationaction",
     }
 
 
@@ -46,6 +46,6 @@ def test_group_permissions_are_the_ones_django_checks(make_user) -> None:
     user = make_user(is_staff=True)
     user.groups.add(Group.objects.get(name="Moderators"))
     assert user.has_perm("rooms.delete_room")
-    assert user.has_perm("rooms.view_moderationaction")
-    assert not user.has_perm("rooms.change_moderationaction")
+    assert user.has_perm("moderation.view_moderationaction")
+    assert not user.has_perm("moderation.change_moderationaction")
     assert not user.has_perm("users.delete_user")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from pianorhythm.exceptions import InvalidArgumentError, RateLimitedError
+from foundation.exceptions import InvalidArgumentError, RateLimitedError
+from moderation.models import ModerationAction
 from rooms import rules, services, signals
 from rooms.exceptions import (
     BannedError,
@@ -27,7 +28,7 @@ from rooms.exceptions import (
     RoomNotFoundError,
     WrongPasswordError,
 )
-from rooms.models import ChatMessage, ModerationAction, Room, RoomBan, RoomMute
+from rooms.models import ChatMessage, Room, RoomBan, RoomMute
 from rooms.passwords import MAX_WRONG_GUESSES
 from users.models import User
 

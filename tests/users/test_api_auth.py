@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from rooms.models import ModerationAction
+from moderation.models import ModerationAction
 from users import services
 from users.models import User
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rest_framework.test import APIClient
 
-from rooms.models import ModerationAction
+from moderation.models import ModerationAction
 from users import services
 from users.models import User
 

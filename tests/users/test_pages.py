@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.test import Client
 
-from rooms.models import ModerationAction
+from moderation.models import ModerationAction
 from users import services
 from users.models import User
 

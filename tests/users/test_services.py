@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from pianorhythm.exceptions import InvalidArgumentError
-from rooms.models import ModerationAction
+from foundation.exceptions import InvalidArgumentError
+from moderation.models import ModerationAction
 from users import services
 from users.exceptions import (
     InvalidFieldError,

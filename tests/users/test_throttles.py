@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from pianorhythm.throttles import client_ident
+from observability.throttles import client_ident
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from realtime.identity import GUEST_COOKIE, guest_id_from_cookie, is_guest_id
 from rooms.pages import PROTOCOL_FILE
+from users.guests import GUEST_COOKIE, guest_id_from_cookie, is_guest_id
 from users.models import User
 
 REPO = Path(__file__).resolve().parents[2]

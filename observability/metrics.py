@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from analytics.rolling import RollingCounter
+from observability.rolling import RollingCounter
 
 WEBSOCKET_CONNECTIONS = Gauge(
     "pianorhythm_websocket_connections", "Open WebSocket connections on this process."

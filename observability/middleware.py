@@ -18,13 +18,15 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
-from analytics.logs import log_context, set_user_resolver
-from analytics.redaction import redact
+from observability.logs import log_context, set_user_resolver
+from observability.redaction import redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is kept only if it cannot smuggle anything into a log line or header.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
 
+# The access log keeps the name it had when this lived in analytics: log filters and
+# dashboards select its lines by it.
 access_logger = logging.getLogger("analytics.access")
 
 Handler = Callable[[HttpRequest], HttpResponseBase]

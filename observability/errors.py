@@ -15,14 +15,12 @@ import logging
 from typing import Any
 
 import sentry_sdk
-from django.core.exceptions import ImproperlyConfigured
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.types import Event, Hint
 
-from analytics.logs import current_log_context
-from analytics.redaction import redact
-from pianorhythm.env import env_float
+from observability.logs import current_log_context
+from observability.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +38,6 @@ _PRIVATE_HEADER_TERMS = [
 ]
 # Context keys that identify a person; report_exception leaves them out of the tags.
 _PERSONAL_KEYS = frozenset({"username", "display_name", "email", "ip", "ip_address", "name"})
-
-
-def sample_rate_from_env(name: str, default: float) -> float:
-    """A sampling rate between 0 and 1 from the environment variable ``name``."""
-    rate = env_float(name, default)
-    if not 0.0 <= rate <= 1.0:
-        raise ImproperlyConfigured(f"{name} must be between 0 and 1; got {rate}")
-    return rate
 
 
 def _redact_values(node: Any) -> Any:
@@ -112,7 +102,7 @@ def init_sentry(
         **options,
     )
     # Requests Django refuses as suspicious are the client's doing, logged as warnings
-    # (analytics.logs.ClientFaultFilter): no Sentry event for them.
+    # (observability.logs.ClientFaultFilter): no Sentry event for them.
     ignore_logger("django.security.*")
 
 

@@ -1,4 +1,7 @@
-"""REST edge: every error leaves the API as ``{"code", "message"[, "fields"]}``."""
+"""REST edge: every error leaves the API as ``{"code", "message"[, "fields"]}``.
+
+``ErrorSerializer`` describes that shape in the OpenAPI schema; every app's views name it in
+their ``extend_schema`` responses."""
 
 from __future__ import annotations
 
@@ -7,13 +10,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from pianorhythm.exceptions import DomainError
+from foundation.exceptions import DomainError
 
 _CODES: list[tuple[type[Exception], str]] = [
     (exceptions.ValidationError, "INVALID_ARGUMENT"),
@@ -27,6 +30,13 @@ _CODES: list[tuple[type[Exception], str]] = [
     (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
     (exceptions.Throttled, "RATE_LIMITED"),
 ]
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every error body: a stable ``code`` and a human ``message``."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
 
 
 class JSONBodyParser(JSONParser):

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from analytics.redaction import MASK, is_secret_key, redact
+from observability.redaction import MASK, is_secret_key, redact
 
 CONTEXT_FIELDS = ("request_id", "user_id", "session_id", "room")
 
@@ -207,14 +207,14 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """The ``LOGGING`` setting: every record through one redacting handler on stdout."""
     if log_format not in ("json", "text"):
         raise ImproperlyConfigured(f"LOG_FORMAT must be json or text; got {log_format!r}")
-    formatter = f"analytics.logs.{'Json' if log_format == 'json' else 'Text'}Formatter"
+    formatter = f"observability.logs.{'Json' if log_format == 'json' else 'Text'}Formatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "context": {"()": "analytics.logs.ContextFilter"},
-            "redact": {"()": "analytics.logs.RedactionFilter"},
-            "client_fault": {"()": "analytics.logs.ClientFaultFilter"},
+            "context": {"()": "observability.logs.ContextFilter"},
+            "redact": {"()": "observability.logs.RedactionFilter"},
+            "client_fault": {"()": "observability.logs.ClientFaultFilter"},
         },
         "formatters": {"main": {"()": formatter}},
         "handlers": {

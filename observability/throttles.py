@@ -3,7 +3,7 @@
 DRF's own throttles take the client from X-Forwarded-For as it comes: behind a proxy a
 client could write a new "address" there on every request, and an IPv6 client could use a
 new address of its network for each. These count the validated client address
-(``analytics.access.client_address``: junk falls back to the peer's address) and an IPv6
+(``observability.access.client_address``: junk falls back to the peer's address) and an IPv6
 address by its /64, as the sockets' per-address limits and the sign-in lockout do.
 """
 
@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from rest_framework import throttling
 from rest_framework.request import Request
 
-from analytics.access import client_address, client_network
+from observability.access import client_address, client_network
 
 
 def client_ident(request: HttpRequest | Request) -> str:

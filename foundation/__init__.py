@@ -1,0 +1,3 @@
+"""Generic helpers every app may use: the domain errors, the REST error shape, the request
+guard against null characters. It imports nothing from the project (the contracts in
+pyproject.toml)."""
