@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from realtime import control, events
+from realtime import hub as hub_module
+from realtime.codec import EncodedMessage
 from realtime.events import (
     ControlEvent,
     CredentialsRevoked,
@@ -17,6 +20,8 @@ from realtime.events import (
     RoomChanged,
     SiteBanned,
 )
+from realtime.hub import EVERYWHERE, Hub, room_topic
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
 #: One event of every kind, with every field set.
 EXAMPLES: list[ControlEvent] = [
@@ -62,3 +67,50 @@ def test_the_wire_forms_are_the_ones_earlier_releases_send() -> None:
 def test_an_unknown_kind_is_ignored_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert events.from_wire({"kind": "from_the_future"}) is None
     assert "from_the_future" in caplog.text
+
+
+# --- from a process without a hub to the hubs of the others ------------------------------------
+
+
+class _Layer:
+    """A shared channel layer as a process without a hub sees it: sends recorded."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.sent.append((group, message))
+
+
+class _Socket:
+    session_id = "s-1"
+    user_id = "42"
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ControlEvent]] = []
+        self.messages: list[EncodedMessage] = []
+
+    def deliver(self, message: EncodedMessage) -> None:
+        self.messages.append(message)
+
+    def control(self, topic: str, event: ControlEvent) -> None:
+        self.events.append((topic, event))
+
+
+async def test_what_a_process_without_a_hub_publishes_reaches_the_other_hubs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    layer = _Layer()
+    monkeypatch.setattr(hub_module, "get_channel_layer", lambda: layer)
+    chat = pb.ServerMessage(chat=pb.ChatMessage(text="hello"))
+    await hub_module.publish_without_hub(EVERYWHERE, IdentityChanged(user_id="42"))
+    await hub_module.publish_without_hub(room_topic("r1"), EncodedMessage(chat))
+
+    other = Hub(None, "another-process")
+    socket = _Socket()
+    other.connect(socket)
+    await other.subscribe(room_topic("r1"), socket)
+    for _group, envelope in layer.sent:
+        other._handle(envelope)
+    assert socket.events == [(EVERYWHERE, IdentityChanged(user_id="42"))]
+    assert [m.message for m in socket.messages] == [chat]
