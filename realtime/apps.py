@@ -7,7 +7,7 @@ class RealtimeConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the receivers that carry bans, room changes and logouts to live sockets.
-        from realtime import events  # noqa: F401
+        from realtime import receivers  # noqa: F401
         from realtime.counts import is_live_member, live_member_counts
         from rooms import services
 

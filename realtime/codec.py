@@ -7,9 +7,8 @@ name, fields at their default omitted); it is also what a client that offers no 
 gets.
 
 Broadcasts encode each message once per encoding, not once per recipient: wrap the message in
-``encode_message_once`` and hand the same ``EncodedMessage`` to every socket, which can then
-send it alone (``EncodedMessage.frame``) or coalesce several into one frame (``join_encoded``)
-without re-encoding any of them.
+an ``EncodedMessage`` and hand the same object to every socket, which joins what waits for it
+into as few frames as fit (``join_within``) without re-encoding any message.
 
 Pure: no Django, no I/O.
 """
@@ -302,7 +301,7 @@ class EncodedMessage:
     not be changed after it is wrapped.
     """
 
-    __slots__ = ("_json_frame", "_json_message", "_json_size", "_message", "_proto_frame", "kind")
+    __slots__ = ("_json_message", "_json_size", "_message", "_proto_frame", "kind")
 
     def __init__(
         self, message: pb.ServerMessage | None, proto_frame: bytes | None = None, kind: str = ""
@@ -314,7 +313,6 @@ class EncodedMessage:
             kind = message.WhichOneof("kind") or ""
         self.kind = kind
         self._json_message: str | None = None
-        self._json_frame: str | None = None
         self._json_size = -1
 
     @classmethod
@@ -348,13 +346,6 @@ class EncodedMessage:
             self._json_message = _json_message(self.message)
         return self._json_message
 
-    @property
-    def json_frame(self) -> str:
-        """The JSON ServerFrame holding only this message."""
-        if self._json_frame is None:
-            self._json_frame = join_json_messages((self.json_message,))
-        return self._json_frame
-
     def size(self, encoding: Encoding) -> int:
         """Bytes this message takes in a frame of ``encoding`` (JSON: its UTF-8 object, which
         is what a text frame carries on the wire)."""
@@ -365,21 +356,6 @@ class EncodedMessage:
             # isascii() is O(1) on CPython's compact strings: most messages need no encoding.
             self._json_size = len(text) if text.isascii() else len(text.encode())
         return self._json_size
-
-    @overload
-    def frame(self, encoding: Literal[Encoding.PROTO]) -> bytes: ...
-    @overload
-    def frame(self, encoding: Literal[Encoding.JSON]) -> str: ...
-    @overload
-    def frame(self, encoding: Encoding) -> bytes | str: ...
-    def frame(self, encoding: Encoding) -> bytes | str:
-        """A frame holding only this message, in ``encoding``."""
-        return self.proto_frame if encoding is Encoding.PROTO else self.json_frame
-
-
-def encode_message_once(message: pb.ServerMessage) -> EncodedMessage:
-    """Wrap ``message`` for a broadcast: each encoding is computed once, when first needed."""
-    return EncodedMessage(message)
 
 
 @overload
@@ -426,26 +402,6 @@ def join_within(
     if batch:
         frames.append(join_encoded(encoding, batch))
     return frames, too_large
-
-
-@overload
-def encode_server(
-    encoding: Literal[Encoding.PROTO], messages: Sequence[pb.ServerMessage]
-) -> bytes: ...
-@overload
-def encode_server(
-    encoding: Literal[Encoding.JSON], messages: Sequence[pb.ServerMessage]
-) -> str: ...
-@overload
-def encode_server(encoding: Encoding, messages: Sequence[pb.ServerMessage]) -> bytes | str: ...
-def encode_server(encoding: Encoding, messages: Sequence[pb.ServerMessage]) -> bytes | str:
-    """One ``ServerFrame`` holding ``messages``, for replies meant for a single socket.
-
-    Binary for PROTO (send as ``bytes``), text for JSON (send as ``text``).
-    """
-    if encoding is Encoding.PROTO:
-        return join_frames([_proto_frame(m) for m in messages])
-    return join_json_messages([_json_message(m) for m in messages])
 
 
 def error_message(code: str, message: str, request: str = "") -> pb.ServerMessage:

@@ -1,9 +1,9 @@
-"""The WebSocket endpoint ``/ws/``: authenticate, decode, call one action, send.
+"""The WebSocket endpoint ``/ws/``: authenticate, decode, call one handler, send.
 
 A plain ``AsyncConsumer`` rather than ``AsyncWebsocketConsumer``, for two reasons of speed
 (DESIGN.md §6): it has no channel-layer channel of its own (the process's hub has the only
 one), and its ``dispatch`` skips Channels' per-message ``close_old_connections`` thread hop;
-actions that use the database hop to a worker thread themselves.
+handlers that use the database hop to a worker thread themselves.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from analytics import stats
 from foundation.exceptions import DomainError
 from observability import metrics
 from observability.logs import bind_log_context
-from realtime import actions, codec, events, handshake, quotas
+from realtime import codec, control, handlers, handshake, lifecycle, quotas
 from realtime.backpressure import transport_probe
+from realtime.closing import CloseCode
 from realtime.codec import EncodedMessage
 from realtime.exceptions import ClientGoneError, ProtocolError
 from realtime.messages import now_ms, server
@@ -36,12 +37,6 @@ from realtime.session import PlayerSession
 logger = logging.getLogger(__name__)
 
 
-CLOSE_TOO_LARGE = 1009
-CLOSE_BAD_FRAMES = 4400
-CLOSE_IDLE = 4408
-CLOSE_FLOOD = 4429
-CLOSE_TRY_LATER = 1013
-CLOSE_RESTARTING = 1012
 #: How long a stopping server gives each socket to say goodbye and leave its room.
 SHUTDOWN_SECONDS = 2.0
 
@@ -67,10 +62,10 @@ async def depart(session: PlayerSession) -> None:
         # Counted connections of this instance stop counting once its heartbeat expires.
         logger.warning("could not uncount %s: %s", session.describe(), exc)
     if session.watching_room_list:
-        await runtime.hub.unsubscribe(actions.ROOM_LIST_TOPIC, session)
+        await runtime.hub.unsubscribe(lifecycle.ROOM_LIST_TOPIC, session)
     try:
         async with session.lock:
-            await actions.leave_current_room(session)
+            await lifecycle.leave_current_room(session)
     except UNAVAILABLE as exc:
         # Presence forgets this member by itself: the instance's heartbeat covers it.
         logger.warning("could not remove %s from its room: %s", session.describe(), exc)
@@ -84,15 +79,15 @@ async def say_goodbye(runtime: Runtime) -> None:
     sessions = [s for s in runtime.hub.local_sockets() if isinstance(s, PlayerSession)]
     for session in sessions:
         if not session.closed:
-            await session.close(CLOSE_RESTARTING)
+            await session.close(CloseCode.RESTARTING)
     await asyncio.gather(*(depart(session) for session in sessions))
     await stats.recorder.stop()
 
 
 def configure_runtime(runtime: Runtime) -> None:
-    runtime.on_reaped = events.member_reaped
-    runtime.on_forgotten = events.rejoin_local_members
-    runtime.on_tick = events.on_tick
+    runtime.on_reaped = lifecycle.member_reaped
+    runtime.on_forgotten = lifecycle.rejoin_local_members
+    runtime.on_tick = lifecycle.on_tick
     runtime.on_shutdown = say_goodbye
 
 
@@ -118,7 +113,7 @@ class PianoConsumer(AsyncConsumer):
             return
         try:
             async with asyncio.timeout(SHUTDOWN_SECONDS):
-                await session.close(CLOSE_RESTARTING)
+                await session.close(CloseCode.RESTARTING)
                 await depart(session)
         except Exception as exc:
             logger.warning("shutdown of %s incomplete: %s", session.describe(), exc)
@@ -140,7 +135,9 @@ class PianoConsumer(AsyncConsumer):
             identity = await handshake.authenticate(self.scope)
         except handshake.HandshakeRefusedError as exc:
             logger.info("websocket handshake refused: %s", exc.reason)
-            await self.base_send({"type": "websocket.close", "code": 1008})
+            # Before the accept: the client sees an HTTP 403, never this code.
+            close = {"type": "websocket.close", "code": int(CloseCode.POLICY_VIOLATION)}
+            await self.base_send(close)
             return
         except UNAVAILABLE as exc:  # a ticket lives in Redis
             await self._refuse_unavailable(subprotocol, exc)
@@ -156,7 +153,7 @@ class PianoConsumer(AsyncConsumer):
             runtime,
             self._send_frame,
             self._close,
-            actions.apply_control,
+            control.apply_control,
             transport_probe(self.base_send),
             on_broken=depart,
         )
@@ -213,7 +210,7 @@ class PianoConsumer(AsyncConsumer):
         logger.info("socket refused: %s", message)
         refusal = EncodedMessage(codec.error_message("RATE_LIMITED", message))
         await self._send_frame(codec.join_encoded(session.encoding, [refusal]))
-        await self._close(CLOSE_FLOOD)
+        await self._close(CloseCode.FLOOD)
 
     # -- frames -------------------------------------------------------------------------------
 
@@ -225,7 +222,7 @@ class PianoConsumer(AsyncConsumer):
         data: bytes | None = message.get("bytes")
         size = len(data) if data is not None else len(text or "")
         if size > session.runtime.frame_limit:
-            await session.close(CLOSE_TOO_LARGE)
+            await session.close(CloseCode.TOO_LARGE)
             return
         now = time.monotonic()
         session.last_seen = now
@@ -235,7 +232,7 @@ class PianoConsumer(AsyncConsumer):
         )
         if verdict is FloodVerdict.CLOSE:
             metrics.rate_limited("FLOOD")
-            await session.close(CLOSE_FLOOD)
+            await session.close(CloseCode.FLOOD)
             return
         if verdict is FloodVerdict.DROP:
             metrics.rate_limited("FLOOD")
@@ -250,19 +247,19 @@ class PianoConsumer(AsyncConsumer):
         except ProtocolError as exc:
             metrics.protocol_error(exc.code)
             if session.bad_frames.record(now):
-                await session.close(CLOSE_BAD_FRAMES)
+                await session.close(CloseCode.BAD_FRAMES)
                 return
             session.send(codec.error_message(exc.code, exc.message))
             return
         request = client_message.WhichOneof("kind") or ""
         metrics.message_received(request)
         try:
-            await actions.handle(session, client_message)
-        except actions.SustainedFloodError:
+            await handlers.handle(session, client_message)
+        except handlers.SustainedFloodError:
             metrics.rate_limited("FLOOD")
-            await session.close(CLOSE_FLOOD)
+            await session.close(CloseCode.FLOOD)
         except DomainError as exc:
-            code = actions.error_code_of(exc)
+            code = handlers.error_code_of(exc)
             metrics.protocol_error(code)
             session.send(codec.error_message(code, exc.message, request))
         except UNAVAILABLE as exc:
@@ -297,9 +294,11 @@ class PianoConsumer(AsyncConsumer):
         """Redis is down: a clean "try again later" (1013), not a 500 with a traceback."""
         logger.warning("real-time unavailable, socket refused: %s", exc)
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
-        await self._close(CLOSE_TRY_LATER)
+        await self._close(CloseCode.TRY_LATER)
 
     async def _close(self, code: int) -> None:
+        # A plain int: autobahn refuses any other type, CloseCode included.
+        code = int(code)
         try:
             await self.base_send({"type": "websocket.close", "code": code})
         except Exception:

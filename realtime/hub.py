@@ -22,14 +22,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 from observability import metrics
+from realtime import events
 from realtime.codec import EncodedMessage
+from realtime.events import ControlEvent
 
 logger = logging.getLogger(__name__)
-
-ControlEvent = dict[str, Any]
 
 #: The topic every hub subscribes to, for events about a user on any instance.
 EVERYWHERE = "everywhere"
@@ -135,15 +135,7 @@ class Hub:
         self._deliver(topic, message, exclude_session)
         if self.distributed:
             await self._group_send(
-                topic,
-                {
-                    "type": "hub.message",
-                    "origin": self.instance_id,
-                    "topic": topic,
-                    "frame": message.proto_frame,
-                    "kind": message.kind,
-                    "exclude": exclude_session or "",
-                },
+                topic, _message_envelope(self.instance_id, topic, message, exclude_session)
             )
 
     async def publish_control(self, topic: str, event: ControlEvent) -> None:
@@ -151,10 +143,7 @@ class Hub:
         process. For ``EVERYWHERE``, every socket connected to any hub gets it."""
         self._control(topic, event)
         if self.distributed:
-            await self._group_send(
-                topic,
-                {"type": "hub.control", "origin": self.instance_id, "topic": topic, "event": event},
-            )
+            await self._group_send(topic, _control_envelope(self.instance_id, topic, event))
 
     def _deliver(self, topic: str, message: EncodedMessage, exclude_session: str | None) -> None:
         subscribers = self._topics.get(topic)
@@ -209,7 +198,9 @@ class Hub:
             encoded = EncodedMessage.from_proto_frame(message["frame"], message.get("kind", ""))
             self._deliver(topic, encoded, exclude)
         elif kind == "hub.control":
-            self._control(topic, message["event"])
+            event = events.from_wire(message["event"])
+            if event is not None:
+                self._control(topic, event)
         else:
             logger.warning("hub: ignored a message of unknown type %r", kind)
 
@@ -257,13 +248,35 @@ class Hub:
         return self._layer_healthy
 
 
-_hubs: dict[int, Hub] = {}
+# -- the wire format between processes ----------------------------------------------------------
 
 
-def set_hub(hub: Hub) -> None:
-    _hubs[id(asyncio.get_running_loop())] = hub
+def _message_envelope(
+    origin: str, topic: str, message: EncodedMessage, exclude_session: str | None
+) -> dict[str, Any]:
+    return {
+        "type": "hub.message",
+        "origin": origin,
+        "topic": topic,
+        "frame": message.proto_frame,
+        "kind": message.kind,
+        "exclude": exclude_session or "",
+    }
 
 
-def current_hub() -> Hub | None:
-    """This event loop's hub (one per process in production; tests may run several loops)."""
-    return _hubs.get(id(asyncio.get_running_loop()))
+def _control_envelope(origin: str, topic: str, event: ControlEvent) -> dict[str, Any]:
+    return {"type": "hub.control", "origin": origin, "topic": topic, "event": event.to_wire()}
+
+
+async def publish_without_hub(topic: str, item: EncodedMessage | ControlEvent) -> None:
+    """Send a message or a control event to ``topic``'s subscribers on the other processes,
+    from a process that runs no hub (a management command, a worker with no sockets). With
+    the in-memory channel layer there is no other process to tell."""
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return
+    if isinstance(item, EncodedMessage):
+        envelope = _message_envelope("", topic, item, None)
+    else:
+        envelope = _control_envelope("", topic, item)
+    await layer.group_send(topic, envelope)

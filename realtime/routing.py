@@ -7,6 +7,7 @@ from typing import Any
 
 from channels.sessions import CookieMiddleware
 
+from realtime.closing import CloseCode
 from realtime.consumers import PianoConsumer
 
 WEBSOCKET_PATH = "/ws/"
@@ -20,7 +21,9 @@ _endpoint = CookieMiddleware(PianoConsumer.as_asgi())
 async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
     message = await receive()
     if message["type"] == "websocket.connect":
-        await send({"type": "websocket.close", "code": 1008})
+        # Before the accept the code is never sent (the client sees an HTTP 403); a plain
+        # int all the same, as the interface server takes no other type.
+        await send({"type": "websocket.close", "code": int(CloseCode.POLICY_VIOLATION)})
 
 
 async def websocket_application(scope: dict[str, Any], receive: Any, send: Any) -> None:

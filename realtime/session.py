@@ -19,9 +19,10 @@ from typing import Any
 from observability import metrics
 from realtime import quotas, tasks
 from realtime.backpressure import TransportProbe
+from realtime.closing import CloseCode
 from realtime.codec import EncodedMessage, Encoding, error_message, join_encoded, join_within
+from realtime.events import ControlEvent
 from realtime.exceptions import ClientGoneError
-from realtime.hub import ControlEvent
 from realtime.identity import Identity
 from realtime.messages import RoomSnapshot, actor_of, server
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
@@ -34,9 +35,6 @@ logger = logging.getLogger(__name__)
 OUTBOX_LIMIT = 2000
 #: Bytes the interface server may hold for a socket that is not reading (where it says).
 SEND_BACKLOG_LIMIT = 512 * 1024
-CLOSE_SLOW_CONSUMER = 1008
-#: A send failed: the socket cannot be trusted to deliver anything more.
-CLOSE_SEND_FAILED = 1011
 
 SendFrame = Callable[[bytes | str], Coroutine[Any, Any, None]]
 ControlHandler = Callable[["PlayerSession", str, ControlEvent], Coroutine[Any, Any, None]]
@@ -242,7 +240,7 @@ class PlayerSession:
         if self._transport is not None:
             self._transport.abort()
         else:
-            tasks.spawn(self._close_socket(CLOSE_SLOW_CONSUMER), f"close-{self.session_id}")
+            tasks.spawn(self._close_socket(CloseCode.POLICY_VIOLATION), f"close-{self.session_id}")
 
     def control(self, topic: str, event: ControlEvent) -> None:
         if self.closed:
@@ -319,7 +317,8 @@ class PlayerSession:
 
     async def _abandon(self) -> None:
         try:
-            await self._close_socket(CLOSE_SEND_FAILED)
+            # A send failed: the socket cannot be trusted to deliver anything more.
+            await self._close_socket(CloseCode.SEND_FAILED)
         except Exception as exc:  # the socket may be past closing; the departure still counts
             logger.warning("session %s: could not close a broken socket: %s", self.session_id, exc)
             if self._transport is not None:

@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from realtime import codec
-from realtime.codec import Encoding
+from realtime.codec import EncodedMessage, Encoding
 from realtime.exceptions import ProtocolError
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
@@ -267,15 +267,20 @@ def test_text_frame_on_the_proto_protocol_is_a_bad_message() -> None:
 # --- server messages -----------------------------------------------------------------------
 
 
+def _frame(encoding: Encoding, messages: list[pb.ServerMessage]) -> bytes | str:
+    """One frame holding ``messages``, as a socket's writer joins them."""
+    return codec.join_encoded(encoding, [EncodedMessage(m) for m in messages])
+
+
 def test_server_frame_round_trips_in_binary() -> None:
-    data = codec.encode_server(Encoding.PROTO, SERVER_MESSAGES)
+    data = _frame(Encoding.PROTO, SERVER_MESSAGES)
     assert isinstance(data, bytes)
     assert list(pb.ServerFrame.FromString(data).messages) == SERVER_MESSAGES
     assert data == pb.ServerFrame(messages=SERVER_MESSAGES).SerializeToString()
 
 
 def test_server_frame_round_trips_in_json() -> None:
-    text = codec.encode_server(Encoding.JSON, SERVER_MESSAGES)
+    text = _frame(Encoding.JSON, SERVER_MESSAGES)
     assert isinstance(text, str)
     frame = json_format.Parse(text, pb.ServerFrame())
     assert list(frame.messages) == SERVER_MESSAGES
@@ -289,7 +294,7 @@ def test_json_frame_is_compact_canonical_json() -> None:
             notes=[pb.NoteEvent(type=pb.NOTE_EVENT_TYPE_NOTE_ON, key=60, velocity=100)],
         )
     )
-    text = codec.encode_server(Encoding.JSON, [relayed])
+    text = _frame(Encoding.JSON, [relayed])
     assert text == (
         '{"messages":[{"noteBatch":{"sessionId":"s-2","startTime":1700000000123.5,'
         '"notes":[{"type":"NOTE_EVENT_TYPE_NOTE_ON","key":60,"velocity":100}]}}]}'
@@ -298,7 +303,7 @@ def test_json_frame_is_compact_canonical_json() -> None:
 
 def test_json_frame_keeps_text_as_data() -> None:
     chat = pb.ServerMessage(chat=pb.ChatMessage(text='</script><script>alert("x")</script> 🎹'))
-    text = codec.encode_server(Encoding.JSON, [chat])
+    text = _frame(Encoding.JSON, [chat])
     assert json.loads(text)["messages"][0]["chat"]["text"] == (
         '</script><script>alert("x")</script> 🎹'
     )
@@ -309,7 +314,7 @@ def test_large_message_gets_a_multibyte_length_prefix() -> None:
         pb.NoteEvent(type=pb.NOTE_EVENT_TYPE_NOTE_ON, key=k % 128, velocity=1) for k in range(300)
     ]
     big = pb.ServerMessage(note_batch=pb.RelayedNotes(session_id="s", notes=notes))
-    encoded = codec.encode_message_once(big)
+    encoded = EncodedMessage(big)
     assert encoded.proto_frame == pb.ServerFrame(messages=[big]).SerializeToString()
 
 
@@ -336,7 +341,7 @@ def test_unknown_error_code_name_fails_loudly() -> None:
 
 @pytest.mark.parametrize("encoding", list(Encoding))
 def test_joined_frames_hold_every_message_in_order(encoding: Encoding) -> None:
-    encoded = [codec.encode_message_once(m) for m in SERVER_MESSAGES]
+    encoded = [EncodedMessage(m) for m in SERVER_MESSAGES]
     frame = codec.join_encoded(encoding, encoded)
     if encoding is Encoding.PROTO:
         assert isinstance(frame, bytes)
@@ -348,23 +353,27 @@ def test_joined_frames_hold_every_message_in_order(encoding: Encoding) -> None:
 
 
 def test_join_frames_concatenates_single_message_frames() -> None:
-    parts = [codec.encode_message_once(m).proto_frame for m in SERVER_MESSAGES[:4]]
+    parts = [EncodedMessage(m).proto_frame for m in SERVER_MESSAGES[:4]]
     joined = codec.join_frames(parts)
     assert list(pb.ServerFrame.FromString(joined).messages) == SERVER_MESSAGES[:4]
 
 
 def test_join_json_messages_builds_one_frame() -> None:
-    parts = [codec.encode_message_once(m).json_message for m in SERVER_MESSAGES[:4]]
+    parts = [EncodedMessage(m).json_message for m in SERVER_MESSAGES[:4]]
     joined = codec.join_json_messages(parts)
     assert list(json_format.Parse(joined, pb.ServerFrame()).messages) == SERVER_MESSAGES[:4]
     assert codec.join_json_messages([]) == '{"messages":[]}'
 
 
 @pytest.mark.parametrize("encoding", list(Encoding))
-def test_single_message_frame_matches_encode_server(encoding: Encoding) -> None:
+def test_single_message_frame_is_the_server_frame_of_that_message(encoding: Encoding) -> None:
     message = SERVER_MESSAGES[5]
-    encoded = codec.encode_message_once(message)
-    assert encoded.frame(encoding) == codec.encode_server(encoding, [message])
+    frame = codec.join_encoded(encoding, [EncodedMessage(message)])
+    if encoding is Encoding.PROTO:
+        assert frame == pb.ServerFrame(messages=[message]).SerializeToString()
+    else:
+        assert isinstance(frame, str)
+        assert list(json_format.Parse(frame, pb.ServerFrame()).messages) == [message]
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
@@ -382,31 +391,31 @@ def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 def test_broadcast_encodes_each_message_once_per_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
     proto_calls = _counting(monkeypatch, "_proto_frame")
     json_calls = _counting(monkeypatch, "_json_message")
-    encoded = codec.encode_message_once(SERVER_MESSAGES[5])
+    encoded = EncodedMessage(SERVER_MESSAGES[5])
     assert (proto_calls, json_calls) == ([], [])  # lazy: nothing until someone needs it
 
     # A hundred recipients, half on each encoding, some coalescing with another message.
-    other = codec.encode_message_once(SERVER_MESSAGES[3])
+    other = EncodedMessage(SERVER_MESSAGES[3])
     frames = []
     for recipient in range(100):
         encoding = Encoding.PROTO if recipient % 2 else Encoding.JSON
         if recipient % 3:
-            frames.append(encoded.frame(encoding))
+            frames.append(codec.join_encoded(encoding, [encoded]))
         else:
             frames.append(codec.join_encoded(encoding, [other, encoded]))
 
     assert len(proto_calls) == 2  # `encoded` and `other`, once each
     assert len(json_calls) == 2
     assert encoded.proto_frame is encoded.proto_frame
-    assert encoded.json_frame is encoded.json_frame
-    assert frames[1] is frames[5]  # the same object is handed to every recipient
+    assert encoded.json_message is encoded.json_message
+    assert frames[1] == frames[5]
 
 
 def test_json_only_room_never_encodes_protobuf(monkeypatch: pytest.MonkeyPatch) -> None:
     proto_calls = _counting(monkeypatch, "_proto_frame")
-    encoded = codec.encode_message_once(SERVER_MESSAGES[0])
+    encoded = EncodedMessage(SERVER_MESSAGES[0])
     for _ in range(10):
-        encoded.frame(Encoding.JSON)
+        codec.join_encoded(Encoding.JSON, [encoded])
     assert proto_calls == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sentry_sdk
 
-from realtime import actions
+from realtime import handlers
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from tests.analytics.conftest import CollectingTransport
 from tests.analytics.conftest import sentry_transport as sentry_transport
@@ -21,7 +21,7 @@ async def test_exception_in_an_action_is_reported_to_sentry(
     async def broken(session: object, message: object) -> None:
         raise RuntimeError("the metronome fell over")
 
-    monkeypatch.setitem(actions.HANDLERS, "time_sync", broken)
+    monkeypatch.setitem(handlers.HANDLERS, "time_sync", broken)
     player = await connect()
     await player.join("lobby")
     await player.send(time_sync=pb.TimeSync(client_time=1.0))

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from realtime import actions, events, session
+from realtime import handlers, lifecycle, session
+from realtime.closing import CloseCode
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import current_runtime
 from realtime.session import PlayerSession
@@ -131,7 +132,7 @@ async def test_reader_that_falls_behind_is_disconnected_and_others_keep_receivin
     monkeypatch.setattr(live_session(stuck), "_send_frame", socket_that_does_not_drain)
     for n in range(40):
         await sender.ws.send_to(bytes_data=batch(20 + n).SerializeToString())
-    assert await stuck.expect_close() == session.CLOSE_SLOW_CONSUMER
+    assert await stuck.expect_close() == CloseCode.POLICY_VIOLATION
     keys = [m.note_batch.notes[0].key for m in await healthy.drain(0.3) if m.HasField("note_batch")]
     assert keys == [20 + n for n in range(40)]
     # The consumer's disconnect takes the slow reader out of the room.
@@ -154,8 +155,8 @@ async def test_idle_socket_is_closed_with_4408_and_active_ones_are_not(
     await active.expect("time_sync")
     runtime = current_runtime()
     assert runtime is not None
-    assert runtime.on_tick is events.on_tick  # each heartbeat runs close_idle_sessions
-    await events.close_idle_sessions(runtime)
+    assert runtime.on_tick is lifecycle.on_tick  # each heartbeat runs close_idle_sessions
+    await lifecycle.close_idle_sessions(runtime)
     assert await idle.expect_close() == 4408
     assert await active.drain(0.1) == []
 
@@ -169,7 +170,7 @@ async def test_unexpected_failure_is_internal_and_the_socket_lives(
     async def broken(session: PlayerSession, message: Any) -> None:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setitem(actions.HANDLERS, "cursor", broken)
+    monkeypatch.setitem(handlers.HANDLERS, "cursor", broken)
     player = await connect()
     await player.send(cursor=pb.Cursor(x=1, y=1))
     error = await player.expect("error")

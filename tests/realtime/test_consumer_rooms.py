@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime import actions, codec
+from realtime import codec, handlers, lifecycle
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import services as room_services
 from rooms.models import ChatMessage, Room, RoomBan
@@ -307,7 +307,7 @@ async def test_a_guest_heir_moderates_but_does_not_change_the_room(
 async def test_empty_non_persistent_room_is_deleted_after_the_grace_period(
     connect: Connect, connect_user: ConnectUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actions, "EMPTY_ROOM_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr(lifecycle, "EMPTY_ROOM_GRACE_SECONDS", 0.05)
     watcher = await connect()
     await watcher.send(room_list=pb.SubscribeRoomList(subscribe=True))
     await watcher.expect("room_list")
@@ -325,7 +325,7 @@ async def test_empty_non_persistent_room_is_deleted_after_the_grace_period(
 async def test_persistent_and_reoccupied_rooms_are_not_deleted(
     connect: Connect, connect_user: ConnectUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actions, "EMPTY_ROOM_GRACE_SECONDS", 0.1)
+    monkeypatch.setattr(lifecycle, "EMPTY_ROOM_GRACE_SECONDS", 0.1)
     await new_room("kept", persistent=True)
     owner = await connect_user()
     await owner.join("kept")
@@ -559,7 +559,7 @@ async def test_time_sync_with_a_non_finite_client_time_still_answers(connect: Co
 async def test_empty_overflow_lobby_is_deleted_but_the_main_lobby_stays(
     connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actions, "EMPTY_ROOM_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr(lifecycle, "EMPTY_ROOM_GRACE_SECONDS", 0.05)
     lobby = await in_thread(room_services.ensure_lobby)()
     lobby.max_members = 2  # the Room row's capacity, to overflow without 31 sockets
     await in_thread(lobby.save)()
@@ -639,7 +639,7 @@ async def test_cursor_flood_is_relayed_at_most_once_per_interval_and_ends_where_
     elapsed = loop.time() - started
     moves = [m.cursor for m in await bob.drain(0.3) if m.WhichOneof("kind") == "cursor"]
     # One at once, then at most one per CURSOR_MIN_INTERVAL, the last one delivered late.
-    assert 1 <= len(moves) <= 2 + (elapsed + 0.3) / actions.CURSOR_MIN_INTERVAL
+    assert 1 <= len(moves) <= 2 + (elapsed + 0.3) / handlers.CURSOR_MIN_INTERVAL
     assert len(moves) < 60
     assert (moves[0].x, moves[-1].x, moves[-1].y) == (0.0, 59.0, 29.5)
 

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtime import codec, events, messages
+from realtime import codec, messages, receivers
 from realtime.codec import EncodedMessage, Encoding
 from realtime.exceptions import ClientGoneError
 from realtime.identity import guest_identity
@@ -199,7 +199,7 @@ def test_deleting_ten_thousand_chat_lines_is_announced_in_messages_that_fit(
     encoding: Encoding,
 ) -> None:
     ids = [2**62 + n for n in range(10_000)]
-    announced = [EncodedMessage(m) for m in events.chat_deleted_messages(ids)]
+    announced = [EncodedMessage(m) for m in receivers.chat_deleted_messages(ids)]
     assert_fits(encoding, announced)
     assert [i for m in announced for i in m.message.chat_deleted.message_ids] == [
         str(i) for i in ids

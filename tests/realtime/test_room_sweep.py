@@ -5,7 +5,7 @@ from datetime import timedelta
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from realtime import events
+from realtime import lifecycle
 from realtime.runtime import current_runtime
 from rooms.models import Room
 from tests.realtime.conftest import Connect, ConnectUser
@@ -33,5 +33,5 @@ async def test_sweep_deletes_stale_empty_rooms_only(
     runtime = current_runtime()
     assert runtime is not None
     runtime.next_room_sweep = 0.0
-    await events.sweep_abandoned_rooms(runtime)
+    await lifecycle.sweep_abandoned_rooms(runtime)
     assert await _existing("busy", "forgotten", "kept", "fresh") == {"busy", "kept", "fresh"}

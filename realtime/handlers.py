@@ -1,6 +1,7 @@
 """What each client message does (DESIGN.md §4 and §5).
 
-One coroutine per ``ClientMessage`` field. Rules and storage belong to ``rooms.services`` and
+One coroutine per ``ClientMessage`` field (``HANDLERS``), and the budgets costly requests
+are spent from (``handle``). Rules and storage belong to ``rooms.services`` and
 ``users.services`` (called in a worker thread); presence and fan-out to the runtime. Note
 batches and cursors, the hot path, touch no database and make no thread hop.
 """
@@ -22,16 +23,15 @@ from foundation.exceptions import DomainError, InvalidArgumentError, Unauthentic
 from moderation.models import ModerationAction
 from observability import metrics
 from observability.logs import bind_log_context
-from realtime import quotas, tasks, validation
+from realtime import lifecycle, quotas, tasks, validation
 from realtime.codec import EncodedMessage
+from realtime.events import MuteChanged, Removed
 from realtime.exceptions import ProtocolError
-from realtime.handshake import identity_for_user
-from realtime.hub import ControlEvent, room_topic
-from realtime.identity import Identity
+from realtime.hub import room_topic
+from realtime.lifecycle import ROOM_LIST_TOPIC
 from realtime.messages import (
     RoomSnapshot,
     actor_of_record,
-    candidate_of,
     chat_line,
     member,
     member_record,
@@ -53,18 +53,8 @@ from users.models import User
 
 logger = logging.getLogger(__name__)
 
-ROOM_LIST_TOPIC = "roomlist"
 SOURCE = ModerationAction.Source.WEBSOCKET
-#: An empty room that is not persistent is deleted this long after its last member left.
-EMPTY_ROOM_GRACE_SECONDS = 30.0
 CURSOR_MIN_INTERVAL = quotas.CURSOR_MIN_INTERVAL
-
-_REMOVAL = {
-    "KICKED": pb.REMOVAL_REASON_KICKED,
-    "BANNED": pb.REMOVAL_REASON_BANNED,
-    "ROOM_CLOSED": pb.REMOVAL_REASON_ROOM_CLOSED,
-    "SITE_BANNED": pb.REMOVAL_REASON_SITE_BANNED,
-}
 
 
 def _room(session: PlayerSession) -> RoomSnapshot:
@@ -168,7 +158,7 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
         if not _wants_lobby(join):
             validation.clean_room_name(join.room_name.strip())
         if session.room is not None:
-            await leave_current_room(session)
+            await lifecycle.leave_current_room(session)
         runtime = session.runtime
         room, chat, muted_until, record = await _admit(session, join)
         room_id = str(room.pk)
@@ -182,7 +172,7 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
         session.joined_at = time.monotonic()
         await runtime.hub.subscribe(room_topic(room_id), session)
         members = await runtime.presence.members(room_id)
-        _count_local_rooms(runtime)
+        lifecycle.count_local_rooms(runtime)
         identity = session.identity
         stats.recorder.record_join(
             user_id=identity.account_id,
@@ -208,7 +198,7 @@ async def join_room(session: PlayerSession, join: pb.JoinRoom) -> None:
             ),
             exclude_session=session.session_id,
         )
-        await _publish_summary(session, snapshot, len(members))
+        await lifecycle.publish_count(runtime, snapshot, len(members))
 
 
 async def _take_crown_if_due(session: PlayerSession, snapshot: RoomSnapshot) -> RoomSnapshot:
@@ -220,7 +210,7 @@ async def _take_crown_if_due(session: PlayerSession, snapshot: RoomSnapshot) -> 
     crown = await runtime.presence.owner(snapshot.id)
     is_room_owner = bool(snapshot.owner_user_id) and snapshot.owner_user_id == session.user_id
     if crown is None or (is_room_owner and crown != session.user_id):
-        await announce_owner(
+        await lifecycle.announce_owner(
             runtime, snapshot.with_crown(session.user_id), exclude_session=session.session_id
         )
         return snapshot.with_crown(session.user_id)
@@ -230,131 +220,7 @@ async def _take_crown_if_due(session: PlayerSession, snapshot: RoomSnapshot) -> 
 async def leave_room(session: PlayerSession, _message: pb.LeaveRoom | None = None) -> None:
     async with session.lock:
         _room_id(session)
-        await leave_current_room(session)
-
-
-async def leave_current_room(session: PlayerSession) -> None:
-    """Take the session out of its room and tell everyone what follows from it."""
-    snapshot = session.room
-    if snapshot is None:
-        return
-    session.room = None
-    session.cancel_pending_cursor()
-    runtime = session.runtime
-    await runtime.hub.unsubscribe(room_topic(snapshot.id), session)
-    _count_local_rooms(runtime)
-    identity = session.identity
-    stats.recorder.record_leave(
-        time.monotonic() - session.joined_at,
-        user_id=identity.account_id,
-        guest_id=identity.user_id if identity.is_guest else "",
-        room_id=snapshot.id,
-        room_name=snapshot.name,
-    )
-    bind_log_context(room=None)
-    result = await runtime.presence.leave(snapshot.id, session.session_id)
-    session.refresh_quota_tier()
-    if result.removed:
-        await after_member_left(
-            session.runtime, snapshot, session.user_id, session.session_id, result.remaining
-        )
-
-
-def _count_local_rooms(runtime: Any) -> None:
-    rooms, members = runtime.hub.room_load()
-    metrics.set_active_rooms(rooms)
-    metrics.set_room_members(members)
-
-
-async def after_member_left(
-    runtime: Any,
-    snapshot: RoomSnapshot,
-    user_id: str,
-    session_id: str,
-    remaining: list[MemberRecord],
-) -> None:
-    """Announce a departure: ``member_left``, ownership passed on, lobby list, clean-up."""
-    await runtime.hub.publish(
-        room_topic(snapshot.id),
-        EncodedMessage(server(member_left=pb.MemberLeft(session_id=session_id))),
-    )
-    crown = await runtime.presence.owner(snapshot.id)
-    if crown == user_id and remaining and not any(m.user_id == user_id for m in remaining):
-        heir = rules.crown_holder(snapshot.view(), [candidate_of(m) for m in remaining])
-        if heir is not None:
-            heir_id = str(heir.user_id) if heir.user_id is not None else heir.guest_id
-            await announce_owner(runtime, snapshot.with_crown(heir_id))
-    await _publish_count(runtime, snapshot, len(remaining))
-    if not remaining and not snapshot.persistent:
-        tasks.spawn_later(
-            EMPTY_ROOM_GRACE_SECONDS,
-            lambda: delete_if_still_empty(runtime, snapshot.id),
-            f"delete-empty-room-{snapshot.id}",
-        )
-
-
-@database_sync_to_async
-def snapshot_of(room_id: str) -> RoomSnapshot | None:
-    """The stored room as a snapshot, or None if it is gone."""
-    try:
-        return RoomSnapshot.of(rooms.get_room(room_id))
-    except RoomNotFoundError:
-        return None
-
-
-async def announce_owner(runtime: Any, snapshot: RoomSnapshot, exclude_session: str = "") -> None:
-    """Give ``snapshot.crown`` the crown of the room everywhere: presence, every socket's
-    room, the member list (the previous holder and the new one) and the room's info."""
-    crown = snapshot.crown
-    previous = await runtime.presence.owner(snapshot.id)
-    if not await runtime.presence.set_owner(snapshot.id, crown):
-        return  # the room emptied meanwhile: nobody to crown
-    topic = room_topic(snapshot.id)
-    event = {"kind": "owner_changed", "crown": crown, "owner_user_id": snapshot.owner_user_id}
-    await runtime.hub.publish_control(topic, event)
-    members = await runtime.presence.members(snapshot.id)
-    for record in members:
-        if record.user_id in (crown, previous) and record.session_id != exclude_session:
-            await runtime.hub.publish(
-                topic,
-                EncodedMessage(
-                    server(member_updated=pb.MemberUpdated(member=member(record, crown)))
-                ),
-            )
-    room = snapshot.to_proto(len(members))
-    await runtime.hub.publish(
-        topic,
-        EncodedMessage(server(room_updated=pb.RoomUpdated(room=room))),
-        exclude_session=exclude_session,
-    )
-
-
-@database_sync_to_async
-def _delete_abandoned(room_id: str) -> bool:
-    return rooms.delete_abandoned_room(room_id)
-
-
-async def delete_if_still_empty(runtime: Any, room_id: str) -> None:
-    try:
-        if await runtime.presence.member_count(room_id) == 0 and await _delete_abandoned(room_id):
-            await runtime.hub.publish(
-                ROOM_LIST_TOPIC,
-                EncodedMessage(server(room_list=pb.RoomList(removed_room_ids=[room_id]))),
-            )
-    except Exception:
-        logger.exception("could not delete empty room %s", room_id)
-
-
-async def _publish_count(runtime: Any, snapshot: RoomSnapshot, count: int) -> None:
-    if snapshot.settings.get("is_public", True) or snapshot.is_lobby:
-        await runtime.hub.publish(
-            ROOM_LIST_TOPIC,
-            EncodedMessage(server(room_list=pb.RoomList(rooms=[snapshot.summary(count)]))),
-        )
-
-
-async def _publish_summary(session: PlayerSession, snapshot: RoomSnapshot, count: int) -> None:
-    await _publish_count(session.runtime, snapshot, count)
+        await lifecycle.leave_current_room(session)
 
 
 # --- The hot path: notes and cursors ---------------------------------------------------------
@@ -522,18 +388,7 @@ async def update_profile(session: PlayerSession, update: pb.UpdateProfile) -> No
         await runtime.presence.update_member(
             session.room.id, session.session_id, display_name=name, color=color
         )
-        await _publish_member(runtime, session.room, session.session_id)
-
-
-async def _publish_member(runtime: Any, snapshot: RoomSnapshot, session_id: str) -> None:
-    for record in await runtime.presence.members(snapshot.id):
-        if record.session_id == session_id:
-            await runtime.hub.publish(
-                room_topic(snapshot.id),
-                EncodedMessage(
-                    server(member_updated=pb.MemberUpdated(member=member(record, snapshot.crown)))
-                ),
-            )
+        await lifecycle.publish_member(runtime, session.room, session.session_id)
 
 
 # --- Room list --------------------------------------------------------------------------------
@@ -678,7 +533,12 @@ async def moderate(session: PlayerSession, move: pb.Moderate) -> None:
     topic = room_topic(room_id)
     if move.action == pb.MODERATION_ACTION_KICK:
         await runtime.hub.publish_control(
-            topic, removal_event("KICKED", move.target_user_id, move.reason or "You were kicked.")
+            topic,
+            Removed(
+                reason="KICKED",
+                user_id=move.target_user_id,
+                message=move.reason or "You were kicked.",
+            ),
         )
     elif move.action in (pb.MODERATION_ACTION_MUTE, pb.MODERATION_ACTION_UNMUTE):
         muted = move.action == pb.MODERATION_ACTION_MUTE
@@ -686,146 +546,15 @@ async def moderate(session: PlayerSession, move: pb.Moderate) -> None:
             if record.user_id == move.target_user_id:
                 await runtime.presence.update_member(room_id, record.session_id, muted=muted)
         await runtime.hub.publish_control(
-            topic,
-            {"kind": "muted", "user_id": move.target_user_id, "muted": muted, "until": until},
+            topic, MuteChanged(user_id=move.target_user_id, muted=muted, until=until)
         )
         current = session.room
         if current is not None:
             for record in members:
                 if record.user_id == move.target_user_id:
-                    await _publish_member(runtime, current, record.session_id)
-    # BAN and GIVE_OWNERSHIP reach the sockets through the services' signals (realtime.events),
+                    await lifecycle.publish_member(runtime, current, record.session_id)
+    # BAN and GIVE_OWNERSHIP reach the sockets through the services' signals (realtime.receivers),
     # the same path as a ban from the admin or the REST API.
-
-
-def removal_event(reason: str, user_id: str, message: str, until: float = 0.0) -> ControlEvent:
-    return {
-        "kind": "remove",
-        "reason": reason,
-        "user_id": user_id,
-        "message": message,
-        "until": until,
-    }
-
-
-# --- Control events: what other processes' actions mean for this socket -----------------------
-
-
-async def apply_control(session: PlayerSession, topic: str, event: ControlEvent) -> None:
-    kind = event.get("kind")
-    if kind == "remove":
-        if event.get("user_id") and event["user_id"] != session.user_id:
-            return
-        async with session.lock:
-            if session.room is None or room_topic(session.room.id) != topic:
-                return
-            session.send(
-                server(
-                    removed=pb.Removed(
-                        reason=_REMOVAL[event["reason"]],
-                        message=event.get("message", ""),
-                        until=float(event.get("until", 0.0)),
-                    )
-                )
-            )
-            await leave_current_room(session)
-    elif kind == "site_banned":
-        if event.get("user_id") != session.user_id:
-            return
-        session.send(
-            server(
-                removed=pb.Removed(
-                    reason=pb.REMOVAL_REASON_SITE_BANNED,
-                    message="You are banned from the site.",
-                    until=float(event.get("until", 0.0)),
-                )
-            )
-        )
-        await session.close(4403)
-    elif kind == "credentials_revoked":
-        if _credentials_match(session, event):
-            await session.close(4401)
-    elif kind == "identity_changed":
-        if event.get("user_id") == session.user_id:
-            await refresh_identity(session)
-    elif kind == "owner_changed":
-        if session.room is not None and room_topic(session.room.id) == topic:
-            room = session.room.with_crown(str(event.get("crown", "")))
-            if "owner_user_id" in event:
-                room = room.with_owner(str(event["owner_user_id"]))
-            session.room = room
-            session.refresh_quota_tier()
-    elif kind == "room_updated":
-        if session.room is not None and room_topic(session.room.id) == topic:
-            session.room = RoomSnapshot(
-                id=session.room.id,
-                name=str(event["name"]),
-                is_lobby=session.room.is_lobby,
-                has_password=bool(event["has_password"]),
-                settings=dict(event["settings"]),
-                owner_user_id=session.room.owner_user_id,
-                crown=session.room.crown,
-            )
-            session.refresh_quota_tier()
-    elif kind == "muted":
-        if event.get("user_id") == session.user_id:
-            if event.get("muted"):
-                until = float(event.get("until") or 0.0)
-                session.muted_until = until / 1000.0 if until else math.inf
-            else:
-                session.muted_until = None
-    else:
-        logger.warning("ignored control event %r", kind)
-
-
-def _credentials_match(session: PlayerSession, event: ControlEvent) -> bool:
-    """Whether a revocation covers this socket: its account, and, when the event names one,
-    its browser session or its sign-in (a logout ends only that one)."""
-    if event.get("user_id") != session.user_id:
-        return False
-    identity = session.identity
-    key = event.get("session_key")
-    family = event.get("token_family")
-    if key:
-        return key == identity.session_key
-    if family:
-        return family == identity.token_family
-    return True
-
-
-@database_sync_to_async
-def _reload_identity(identity: Identity, account_id: int) -> Identity | None:
-    """The socket's identity as the account is now; None if it may no longer connect."""
-    user = User.objects.filter(pk=account_id).first()
-    if user is None or not user.is_active or user.is_site_banned:
-        return None
-    return identity_for_user(user, identity.session_key, identity.token_family)
-
-
-async def refresh_identity(session: PlayerSession) -> None:
-    """The account changed (role, name, colour) elsewhere: this socket takes its new identity,
-    and its room shows it."""
-    account_id = session.identity.account_id
-    if account_id is None:
-        return
-    async with session.lock:
-        identity = await _reload_identity(session.identity, account_id)
-        if identity is None:
-            await session.close(4401)
-            return
-        session.identity = identity
-        snapshot = session.room
-        if snapshot is None:
-            return
-        runtime = session.runtime
-        await runtime.presence.update_member(
-            snapshot.id,
-            session.session_id,
-            display_name=identity.display_name or identity.username,
-            color=identity.color,
-            role=identity.role,
-        )
-        await _publish_member(runtime, snapshot, session.session_id)
 
 
 Handler = Callable[[PlayerSession, Any], Awaitable[None]]
