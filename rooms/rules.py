@@ -260,10 +260,6 @@ def play_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | 
     return None
 
 
-def can_play(actor: Actor, room: RoomView, *, muted: bool = False) -> bool:
-    return play_refusal(actor, room, muted=muted) is None
-
-
 def chat_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | None:
     """The ErrorCode refusing ``actor`` to chat in ``room``, or None if they may.
 
@@ -279,10 +275,6 @@ def chat_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | 
     if room.only_owner_can_chat:
         return "FORBIDDEN"
     return None
-
-
-def can_chat(actor: Actor, room: RoomView, *, muted: bool = False) -> bool:
-    return chat_refusal(actor, room, muted=muted) is None
 
 
 def join_refusal(actor: Actor, room: RoomView, *, member_count: int, banned: bool) -> str | None:
@@ -310,11 +302,6 @@ class RoomSettingsInvalidError(ValueError):
     def __init__(self, fields: Mapping[str, str]) -> None:
         self.fields = dict(fields)
         super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.fields.items()))
-
-
-def name_key(name: str) -> str:
-    """The case-insensitive identity of a room name."""
-    return name.lower()
 
 
 def lobby_name(n: int) -> str:

@@ -341,10 +341,8 @@ def close_room(who: ActorLike, room: Room, source: str, reason: str = "") -> Non
     """
     actor = _as_actor(who)
     _check_source(source)
-    if room.is_lobby:
-        raise LobbyProtectedError()
     if not rules.can_close_room(actor, room_view(room)):
-        raise RoomForbiddenError()
+        raise LobbyProtectedError() if room.is_lobby else RoomForbiddenError()
     reason = _clean_reason(reason)
     room_id, room_name = room.pk, room.name
     with transaction.atomic():
