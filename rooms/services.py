@@ -81,13 +81,8 @@ def room_view(room: Room) -> rules.RoomView:
     return rules.RoomView(
         owner_user_id=room.owner_id,
         is_lobby=room.is_lobby,
-        is_public=room.is_public,
-        allow_guests=room.allow_guests,
-        chat_enabled=room.chat_enabled,
-        only_owner_can_play=room.only_owner_can_play,
-        only_owner_can_chat=room.only_owner_can_chat,
         has_password=room.has_password,
-        max_members=room.max_members,
+        **{setting.name: getattr(room, setting.name) for setting in rules.VIEWED_SETTINGS},
     )
 
 
