@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.test import Client
 from google.protobuf.descriptor import FieldDescriptor
 
 from realtime.messages import RoomSnapshot
@@ -18,6 +19,7 @@ from rooms import rules, services
 from rooms.admin import RoomAdmin
 from rooms.models import Room
 from rooms.room_settings import (
+    BOOLEAN_SETTINGS,
     READABLE_SETTINGS,
     ROOM_SETTINGS,
     SETTINGS_BY_NAME,
@@ -106,3 +108,10 @@ def test_a_snapshot_carries_and_views_the_settings_as_the_room_does(
     assert snapshot.view() == services.room_view(room)
     sent = snapshot.to_proto(member_count=0).settings
     assert {field.name for field, _ in sent.ListFields()} == set(READABLE_SETTINGS)
+
+
+def test_the_room_page_has_a_checkbox_for_every_on_off_setting(db: None) -> None:
+    page = Client().get("/r/Jazz").content.decode()
+    for name in BOOLEAN_SETTINGS:
+        label = SETTINGS_BY_NAME[name].label
+        assert f'<input type="checkbox" name="{name}" data-setting> {label}</label>' in page
