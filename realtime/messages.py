@@ -17,11 +17,10 @@ from realtime.presence import MemberRecord
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import rules
 from rooms.models import ChatMessage, Room
+from rooms.room_settings import READABLE_SETTINGS
 
 _ROLES = {"GUEST": pb.ROLE_GUEST, "MEMBER": pb.ROLE_MEMBER, "MODERATOR": pb.ROLE_MODERATOR}
 _ROLES["ADMIN"] = pb.ROLE_ADMIN
-
-SETTING_FIELDS = rules.READABLE_SETTINGS
 
 
 def now_ms() -> float:
@@ -50,7 +49,7 @@ class RoomSnapshot:
             name=room.name,
             is_lobby=room.is_lobby,
             has_password=room.has_password,
-            settings={name: getattr(room, name) for name in SETTING_FIELDS},
+            settings={name: getattr(room, name) for name in READABLE_SETTINGS},
             owner_user_id=str(room.owner_id) if room.owner_id is not None else "",
             crown=crown,
         )
@@ -82,16 +81,12 @@ class RoomSnapshot:
 
     def _make_view(self) -> rules.RoomView:
         owner = self.owner_user_id
+        settings = self.settings
         return rules.RoomView(
             owner_user_id=int(owner) if owner else None,
             is_lobby=self.is_lobby,
-            is_public=bool(self.settings.get("is_public", True)),
-            allow_guests=bool(self.settings.get("allow_guests", True)),
-            chat_enabled=bool(self.settings.get("chat_enabled", True)),
-            only_owner_can_play=bool(self.settings.get("only_owner_can_play", False)),
-            only_owner_can_chat=bool(self.settings.get("only_owner_can_chat", False)),
             has_password=self.has_password,
-            max_members=self.max_members,
+            **{s.name: s.type(settings.get(s.name, s.default)) for s in rules.VIEWED_SETTINGS},
         )
 
     def to_proto(self, member_count: int) -> pb.RoomInfo:

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from foundation.exceptions import DomainError
 from moderation.models import ModerationAction
-from rooms import rules, services
+from rooms import services
 from rooms.exceptions import BanNotFoundError, InvalidRoomSettingsError, RoomNameTakenError
 from rooms.models import ChatMessage, Room, RoomBan
+from rooms.room_settings import READABLE_SETTINGS
 from users.models import User
 
 ADMIN = ModerationAction.Source.ADMIN
@@ -39,7 +40,7 @@ BAN_DURATIONS = [
 ]
 
 # Room fields a moderator may change; name and password go through the rules as well.
-ROOM_SETTINGS_FIELDS = ["name", *rules.READABLE_SETTINGS]
+ROOM_SETTINGS_FIELDS = ["name", *READABLE_SETTINGS]
 
 
 def _acting_user(request: HttpRequest) -> User:
@@ -269,23 +270,7 @@ class RoomAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "owner", "is_lobby", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["id", "name", "owner", "is_lobby"]}),
-        (
-            "Settings",
-            {
-                "fields": [
-                    "max_members",
-                    "is_public",
-                    "allow_guests",
-                    "chat_enabled",
-                    "only_owner_can_play",
-                    "only_owner_can_chat",
-                    "unlimited_notes",
-                    "welcome_message",
-                    "color",
-                    "persistent",
-                ]
-            },
-        ),
+        ("Settings", {"fields": list(READABLE_SETTINGS)}),
         ("Password", {"fields": ["new_password", "clear_password"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]

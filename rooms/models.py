@@ -7,16 +7,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from rooms.room_settings import DEFAULT_MAX_MEMBERS, MAX_MEMBERS, MIN_MEMBERS
 from users.models import COLOR_VALIDATOR
-
-MIN_MEMBERS = 2
-MAX_MEMBERS = 100
-DEFAULT_MAX_MEMBERS = 20
-LOBBY_MAX_MEMBERS = 30
 
 
 class Room(models.Model):
-    """A room and its settings (the fields of the protocol's ``RoomSettings``)."""
+    """A room and its settings: one field for each readable setting of
+    ``rooms.room_settings`` (a test checks they agree), the password as a hash."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=64)

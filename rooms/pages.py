@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from rooms import rules
+from rooms.room_settings import BOOLEAN_SETTINGS, SETTINGS_BY_NAME
 from users.guests import GUEST_COOKIE, guest_cookie_value, guest_id_from_cookie, new_guest_id
 
 PROTOCOL_FILE: Path = (
@@ -67,7 +68,13 @@ def room(request: HttpRequest, name: str) -> HttpResponse:
     """A room: the keyboard, members and chat. Whether it exists is the socket's answer."""
     if not name.strip() or len(name) > rules.NAME_MAX_LENGTH:
         raise Http404("No such room.")
-    context = {**_page_context(request), "room_name": name}
+    context = {
+        **_page_context(request),
+        "room_name": name,
+        # The room-settings form: its labels, and one checkbox per on/off setting.
+        "room_settings": SETTINGS_BY_NAME,
+        "setting_checks": [SETTINGS_BY_NAME[flag] for flag in BOOLEAN_SETTINGS],
+    }
     return give_guest_id(request, render(request, "rooms/room.html", context))
 
 

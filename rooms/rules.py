@@ -9,17 +9,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
+from rooms.room_settings import (
+    BOOLEAN_SETTINGS,
+    MAX_MEMBERS,
+    MIN_MEMBERS,
+    PASSWORD_MAX_LENGTH,
+    ROOM_SETTINGS,
+    SETTINGS_BY_NAME,
+    WELCOME_MAX_LENGTH,
+)
 from users.rules import name_skeleton
 
-MIN_MEMBERS = 2
-MAX_MEMBERS = 100
 LOBBY_MAX_MEMBERS = 30
 NAME_MAX_LENGTH = 64
-WELCOME_MAX_LENGTH = 500
-PASSWORD_MAX_LENGTH = 128
 CHAT_MAX_LENGTH = 500
 
 LOBBY_NAME = "lobby"
@@ -29,33 +34,8 @@ _LOBBY_NAME_RE = re.compile(r"lobby(?:-[0-9]+)?", re.IGNORECASE)
 _LOBBY_SKELETON_RE = re.compile(r"lobby[0-9los]*")
 _COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 
-BOOLEAN_SETTINGS = (
-    "is_public",
-    "allow_guests",
-    "chat_enabled",
-    "only_owner_can_play",
-    "only_owner_can_chat",
-    "unlimited_notes",
-    "persistent",
-)
-# The settings a room stores and shows, in the protocol's RoomSettings order (the password is
-# write-only and stored as a hash).
-READABLE_SETTINGS = (
-    "max_members",
-    "is_public",
-    "allow_guests",
-    "chat_enabled",
-    "only_owner_can_play",
-    "only_owner_can_chat",
-    "unlimited_notes",
-    "welcome_message",
-    "color",
-    "persistent",
-)
-# The protocol's RoomSettings plus the room name, which travels beside them.
-SETTINGS_FIELDS = frozenset(
-    {"name", "max_members", "welcome_message", "color", "password", *BOOLEAN_SETTINGS}
-)
+# The settings (rooms.room_settings) plus the room name, which travels beside them.
+SETTINGS_FIELDS = frozenset({"name", *SETTINGS_BY_NAME})
 
 # Bidirectional overrides and isolates: they let text display as something it is not.
 BIDI_CHARACTERS = frozenset(
@@ -127,6 +107,13 @@ class RoomView:
     only_owner_can_chat: bool = False
     has_password: bool = False
     max_members: int = 20
+
+
+_VIEW_FIELDS = frozenset(field.name for field in fields(RoomView))
+#: The room settings the rules look at: those among RoomView's fields. A room's or a
+#: snapshot's view fills them by name (``services.room_view``, ``RoomSnapshot.view``), so a
+#: new setting a rule needs is one more field above.
+VIEWED_SETTINGS = tuple(s for s in ROOM_SETTINGS if s.name in _VIEW_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -260,10 +247,6 @@ def play_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | 
     return None
 
 
-def can_play(actor: Actor, room: RoomView, *, muted: bool = False) -> bool:
-    return play_refusal(actor, room, muted=muted) is None
-
-
 def chat_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | None:
     """The ErrorCode refusing ``actor`` to chat in ``room``, or None if they may.
 
@@ -279,10 +262,6 @@ def chat_refusal(actor: Actor, room: RoomView, *, muted: bool = False) -> str | 
     if room.only_owner_can_chat:
         return "FORBIDDEN"
     return None
-
-
-def can_chat(actor: Actor, room: RoomView, *, muted: bool = False) -> bool:
-    return chat_refusal(actor, room, muted=muted) is None
 
 
 def join_refusal(actor: Actor, room: RoomView, *, member_count: int, banned: bool) -> str | None:
@@ -310,11 +289,6 @@ class RoomSettingsInvalidError(ValueError):
     def __init__(self, fields: Mapping[str, str]) -> None:
         self.fields = dict(fields)
         super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.fields.items()))
-
-
-def name_key(name: str) -> str:
-    """The case-insensitive identity of a room name."""
-    return name.lower()
 
 
 def lobby_name(n: int) -> str:
@@ -427,12 +401,15 @@ def _clean_setting(key: str, value: Any, *, is_lobby: bool) -> Any:
         if not _COLOR_RE.fullmatch(value):
             raise ValueError("Use a colour like #1a2b3c.")
         return value.lower()
-    # password
-    if len(value) > PASSWORD_MAX_LENGTH:
-        raise ValueError(f"At most {PASSWORD_MAX_LENGTH} characters.")
-    if is_lobby and value:
-        raise ValueError("Lobbies cannot have a password.")
-    return value
+    if key == "password":
+        if len(value) > PASSWORD_MAX_LENGTH:
+            raise ValueError(f"At most {PASSWORD_MAX_LENGTH} characters.")
+        if is_lobby and value:
+            raise ValueError("Lobbies cannot have a password.")
+        return value
+    # On/off settings need no rule of their own; what text or number a new setting takes
+    # does (tests/rooms/test_room_settings.py checks that every setting has one).
+    raise NotImplementedError(f"No rule checks the room setting {key!r}.")
 
 
 # --- Chat -----------------------------------------------------------------------------------

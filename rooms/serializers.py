@@ -8,23 +8,41 @@ from rest_framework import serializers
 
 from rooms import services
 from rooms.models import ChatMessage, Room, RoomBan
+from rooms.room_settings import ROOM_SETTINGS, RoomSetting
 from users.guests import GUEST_ID_PATTERN
 from users.models import User
+
+
+def _read_field(setting: RoomSetting) -> serializers.Field[Any, Any, Any, Any]:
+    if setting.type is bool:
+        return serializers.BooleanField()
+    if setting.type is int:
+        return serializers.IntegerField()
+    return serializers.CharField()
+
+
+def _write_field(setting: RoomSetting) -> serializers.Field[Any, Any, Any, Any]:
+    # No bounds here: the rules check values and say what is wrong in their own words.
+    if setting.type is bool:
+        return serializers.BooleanField(required=False)
+    if setting.type is int:
+        return serializers.IntegerField(required=False)
+    if setting.free_text:
+        return serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            write_only=not setting.readable,
+        )
+    return serializers.CharField(required=False)
 
 
 class RoomSettingsSerializer(serializers.Serializer[Room]):
     """The protocol's RoomSettings, as read (the password is never shown)."""
 
-    max_members = serializers.IntegerField()
-    is_public = serializers.BooleanField()
-    allow_guests = serializers.BooleanField()
-    chat_enabled = serializers.BooleanField()
-    only_owner_can_play = serializers.BooleanField()
-    only_owner_can_chat = serializers.BooleanField()
-    unlimited_notes = serializers.BooleanField()
-    welcome_message = serializers.CharField()
-    color = serializers.CharField()
-    persistent = serializers.BooleanField()
+    # One field per readable setting of rooms.room_settings (the docstring is the API's).
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {s.name: _read_field(s) for s in ROOM_SETTINGS if s.readable}
 
 
 class RoomSerializer(serializers.ModelSerializer[Room]):
@@ -82,19 +100,9 @@ class StrictSerializer(serializers.Serializer[Any]):
 class RoomSettingsInputSerializer(StrictSerializer):
     """RoomSettings as written: every field optional; ``password`` "" clears it."""
 
-    max_members = serializers.IntegerField(required=False)
-    is_public = serializers.BooleanField(required=False)
-    allow_guests = serializers.BooleanField(required=False)
-    chat_enabled = serializers.BooleanField(required=False)
-    only_owner_can_play = serializers.BooleanField(required=False)
-    only_owner_can_chat = serializers.BooleanField(required=False)
-    unlimited_notes = serializers.BooleanField(required=False)
-    welcome_message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    color = serializers.CharField(required=False)
-    persistent = serializers.BooleanField(required=False)
-    password = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, write_only=True
-    )
+    # One field per setting of rooms.room_settings (the docstring is the API's).
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {setting.name: _write_field(setting) for setting in ROOM_SETTINGS}
 
 
 class RoomWriteSerializer(StrictSerializer):

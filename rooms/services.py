@@ -83,13 +83,8 @@ def room_view(room: Room) -> rules.RoomView:
     return rules.RoomView(
         owner_user_id=room.owner_id,
         is_lobby=room.is_lobby,
-        is_public=room.is_public,
-        allow_guests=room.allow_guests,
-        chat_enabled=room.chat_enabled,
-        only_owner_can_play=room.only_owner_can_play,
-        only_owner_can_chat=room.only_owner_can_chat,
         has_password=room.has_password,
-        max_members=room.max_members,
+        **{setting.name: getattr(room, setting.name) for setting in rules.VIEWED_SETTINGS},
     )
 
 
@@ -343,10 +338,8 @@ def close_room(who: ActorLike, room: Room, source: str, reason: str = "") -> Non
     """
     actor = _as_actor(who)
     _check_source(source)
-    if room.is_lobby:
-        raise LobbyProtectedError()
     if not rules.can_close_room(actor, room_view(room)):
-        raise RoomForbiddenError()
+        raise LobbyProtectedError() if room.is_lobby else RoomForbiddenError()
     reason = _clean_reason(reason)
     room_id, room_name = room.pk, room.name
     with transaction.atomic():

@@ -609,15 +609,11 @@ elements.blockerRetry.addEventListener("click", () => {
   else state.connection.retryNow();
 });
 
-const SETTING_CHECKS = [
-  "is_public",
-  "allow_guests",
-  "chat_enabled",
-  "only_owner_can_play",
-  "only_owner_can_chat",
-  "unlimited_notes",
-  "persistent",
-];
+// The on/off room settings: the page renders one checkbox for each (rooms/room_settings.py).
+const SETTING_CHECKS = Array.from(
+  elements.settingsForm.querySelectorAll("input[type=checkbox][data-setting]"),
+  (box) => box.name,
+);
 
 elements.settingsButton.addEventListener("click", () => {
   const settings = (state.room && state.room.settings) || {};

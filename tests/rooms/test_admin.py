@@ -11,6 +11,7 @@ from django.test import Client
 from moderation.models import ModerationAction
 from rooms import services
 from rooms.models import ChatMessage, Room, RoomBan
+from rooms.room_settings import BOOLEAN_SETTINGS
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -93,15 +94,7 @@ def _room_form(room: Room, **changes: object) -> dict[str, object]:
         "bans-MIN_NUM_FORMS": "0",
         "bans-MAX_NUM_FORMS": "1000",
     }
-    for flag in (
-        "is_public",
-        "allow_guests",
-        "chat_enabled",
-        "only_owner_can_play",
-        "only_owner_can_chat",
-        "unlimited_notes",
-        "persistent",
-    ):
+    for flag in BOOLEAN_SETTINGS:
         if getattr(room, flag):
             data[flag] = "on"
     data.update(changes)

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from moderation.models import ModerationAction
 from rooms import services
 from rooms.models import ChatMessage, Room, RoomBan
+from rooms.room_settings import READABLE_SETTINGS
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -53,18 +54,9 @@ def test_list_shows_public_rooms_and_lobby_but_hides_private_ones(
         "member_count",
         "created_at",
     }
-    assert set(open_room["settings"]) == {
-        "max_members",
-        "is_public",
-        "allow_guests",
-        "chat_enabled",
-        "only_owner_can_play",
-        "only_owner_can_chat",
-        "unlimited_notes",
-        "welcome_message",
-        "color",
-        "persistent",
-    }
+    # Every readable setting, in the protocol's order (tests/rooms/test_room_settings.py
+    # holds the registry to the .proto).
+    assert list(open_room["settings"]) == list(READABLE_SETTINGS)
     assert "password" not in str(response.content).replace("has_password", "")
 
 

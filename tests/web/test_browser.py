@@ -178,6 +178,32 @@ def test_owner_kicks_a_player_from_the_member_list(players: Callable[[], Player]
     expect(a.locator("#member-list .member")).to_have_count(1)
 
 
+def test_owner_changes_on_off_settings_in_the_room_settings_dialog(
+    players: Callable[[], Player],
+) -> None:
+    owner, bob = players(), players()
+    owner.register(display_name="Owner")
+    room = _room_name()
+    a = owner.create_room(room)
+    b = bob.enter(room)
+    expect(b.locator("#chat-input")).to_be_enabled()
+
+    a.click("#settings-button")
+    dialog = a.locator("#settings-dialog")
+    expect(dialog.get_by_label("Chat on")).to_be_checked()
+    expect(dialog.get_by_label("Listed in the lobby")).to_be_checked()
+    expect(dialog.get_by_label("Keep the room when empty")).not_to_be_checked()
+    dialog.get_by_label("Chat on").uncheck()
+    a.click("#settings-save")
+
+    # Every member hears of it (roomUpdated), and the dialog opens on the stored settings.
+    expect(b.locator("#chat-input")).to_be_disabled()
+    expect(a.locator("#chat-input")).to_be_disabled()
+    a.click("#settings-button")
+    expect(dialog.get_by_label("Chat on")).not_to_be_checked()
+    expect(dialog.get_by_label("Listed in the lobby")).to_be_checked()
+
+
 def test_lobby_list_updates_when_another_player_creates_a_room(
     players: Callable[[], Player], artifacts: Path
 ) -> None:
