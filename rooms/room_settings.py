@@ -4,7 +4,7 @@ and its label on the web page.
 The REST serializers, the admin's fieldsets, the rules' view of a room, the real-time snapshot
 and the room-settings form of the web page are derived from ``ROOM_SETTINGS``; tests check
 that the ``Room`` model and the protocol's ``RoomSettings`` match it
-(tests/rooms/test_room_settings.py). docs/adding-a-room-setting.md walks through adding one.
+(tests/rooms/test_room_settings.py). docs/architecture.md walks through adding one.
 
 Plain Python, no Django: the rules import it.
 """
