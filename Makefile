@@ -54,7 +54,7 @@ $(VENV)/.bench: bench/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@
 
-## bench: fan-out benchmark (DESIGN.md §6), < 15 min; writes bench/results/<date>.{json,md}
+## bench: fan-out benchmark (README, Benchmark), < 15 min; writes bench/results/<date>.{json,md}
 bench: $(VENV)/.dev $(VENV)/.bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

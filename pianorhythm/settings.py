@@ -149,8 +149,8 @@ if REDIS_URL:
         "health_check_interval": 15,
     }
     # The pub/sub layer: a group is one Redis subscription per process and a group_send one
-    # PUBLISH, which is exactly the hub's shape (DESIGN.md §6); the list-based core layer
-    # costs a Lua script per send and a blocking pop per receive.
+    # PUBLISH, which is exactly the hub's shape (docs/architecture.md, The path of a note);
+    # the list-based core layer costs a Lua script per send and a blocking pop per receive.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -3,8 +3,9 @@
 Daphne's ASGI ``send`` never waits: a player who stops reading makes Twisted buffer every
 frame in memory, without bound. Daphne hands each application ``partial(handle_reply,
 protocol)``, and the protocol's Twisted transport knows its write backlog, so the session
-can disconnect such a player (SECURITY.md case 16). Under a server whose ``send`` waits for
-the socket (uvicorn), the session's bounded outbox does the same job and no probe is needed.
+can disconnect such a player (docs/security.md, Nothing a client sends can deafen or stall
+others). Under a server whose ``send`` waits for the socket (uvicorn), the session's bounded
+outbox does the same job and no probe is needed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Frames to protocol messages and back, for both subprotocols (DESIGN.md §4).
+"""Frames to protocol messages and back, for both subprotocols (docs/protocol.md, Encodings).
 
 ``pianorhythm.v1.proto`` carries binary frames: one ``ClientMessage`` per client frame, one
 ``ServerFrame`` per server frame. ``pianorhythm.v1.json`` carries text frames holding the same

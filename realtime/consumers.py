@@ -1,9 +1,10 @@
 """The WebSocket endpoint ``/ws/``: authenticate, decode, call one handler, send.
 
 A plain ``AsyncConsumer`` rather than ``AsyncWebsocketConsumer``, for two reasons of speed
-(DESIGN.md §6): it has no channel-layer channel of its own (the process's hub has the only
-one), and its ``dispatch`` skips Channels' per-message ``close_old_connections`` thread hop;
-handlers that use the database hop to a worker thread themselves.
+(docs/architecture.md, The path of a note): it has no channel-layer channel of its own (the
+process's hub has the only one), and its ``dispatch`` skips Channels' per-message
+``close_old_connections`` thread hop; handlers that use the database hop to a worker thread
+themselves.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What each client message does (DESIGN.md §4 and §5).
+"""What each client message does (docs/protocol.md, Client messages).
 
 One coroutine per ``ClientMessage`` field (``HANDLERS``), and the budgets costly requests
 are spent from (``handle``). Rules and storage belong to ``rooms.services`` and

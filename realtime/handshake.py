@@ -1,4 +1,4 @@
-"""Handshake authentication, decided before a socket is accepted (DESIGN.md §4).
+"""Handshake authentication, decided before a socket is accepted (docs/protocol.md, Connecting).
 
 Credentials, in order: an ``Authorization: Bearer`` access JWT (bots), a ``?ticket=`` from
 ``POST /api/v1/realtime/tickets`` (browsers holding only a JWT), the Django session cookie

@@ -1,4 +1,4 @@
-"""The process-wide fan-out hub (DESIGN.md §6).
+"""The process-wide fan-out hub (docs/architecture.md, The path of a note).
 
 Each server process runs one hub. Sockets subscribe to topics (a room, the lobby list); a
 publish delivers the already-encoded message straight to this process's subscribers and, when

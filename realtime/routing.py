@@ -1,5 +1,6 @@
 """WebSocket routing: ``/ws/`` is the protocol endpoint; every other path is refused with
-HTTP 403 before accept, never with a traceback (SECURITY.md case 3)."""
+HTTP 403 before accept, never with a traceback (docs/protocol.md, What can happen to a
+handshake)."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ class PlayerSession:
         #: The note quota tier of the current room and ownership (realtime.quotas).
         self.note_tier = quotas.LOBBY_TIER
         # Made on first use: most sockets never chat or send a bad frame, and a thousand
-        # idle sockets should cost as little as they can (DESIGN.md §6).
+        # idle sockets should cost as little as they can (README, Benchmark: RSS per idle socket).
         self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
         self._bad_frames: quotas.BadFrameCounter | None = None
         self._request_limit: quotas.RateLimiter | None = None

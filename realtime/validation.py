@@ -1,5 +1,5 @@
 """Bounds on what clients may send, applied after decoding and before anything is relayed
-or stored (DESIGN.md §4-§5, SECURITY.md cases 12 and 14).
+or stored (docs/protocol.md, Limits; docs/security.md, Text no lookup can take).
 
 Each ``clean_*`` function returns the value to use or raises ``ProtocolError`` with code
 INVALID_ARGUMENT and a message saying what was wrong. Notes and cursors are clamped where a

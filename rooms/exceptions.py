@@ -1,7 +1,7 @@
 """Domain errors of the rooms app.
 
-``code`` matches the protocol's ErrorCode names (DESIGN §4) where one exists, so the
-real-time layer can send it as is; the REST edge uses ``http_status``.
+``code`` matches the protocol's ErrorCode names (docs/protocol.md, Error codes) where one
+exists, so the real-time layer can send it as is; the REST edge uses ``http_status``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Room rules (DESIGN §5) as pure functions: no Django, no I/O.
+"""Room rules as pure functions: no Django, no I/O (docs/protocol.md, Ownership and the crown;
+docs/security.md).
 
 Services and the real-time layer feed these small value objects built from models or from
 presence, so the same rule decides over REST, in the admin and on a socket.

@@ -8,12 +8,12 @@ import { Synth } from "./audio.js";
 import { Piano, connectMidi, noteName } from "./piano.js";
 
 // Notes go out in batches: the first note of a batch starts a timer; the batch leaves when it
-// fires (or at 300 events), DESIGN §4's "every <= 200 ms, <= 300 events".
+// fires (or at 300 events), as docs/protocol.md (noteBatch) asks: "every <= 200 ms, <= 300 events".
 const FLUSH_MS = 100;
 const MAX_BATCH = 300;
 const MAX_DELAY_MS = 1000;
 // Others' notes sound this long after they were played, so batching and network jitter do
-// not break their rhythm (DESIGN §4: start_time + delay_ms + a fixed playback delay).
+// not break their rhythm (docs/protocol.md, Time sync and playing in time: start_time + delay_ms + a fixed playback delay).
 const PLAYBACK_DELAY_MS = 250;
 const NOTICE_MS = 6000;
 const SELF = "self";

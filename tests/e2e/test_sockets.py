@@ -1,5 +1,5 @@
 """Socket-level cases that need a real server: many idle sockets, a client that vanishes,
-Redis down at connect (SECURITY.md cases 17, 18 and 20)."""
+Redis down at connect (docs/security.md; docs/operations.md, When Redis goes away)."""
 
 from __future__ import annotations
 

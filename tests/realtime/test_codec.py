@@ -192,7 +192,7 @@ def test_binary_decode_drops_unknown_fields_so_they_are_never_relayed() -> None:
     assert b"abc" not in relayed.SerializeToString()
 
 
-# SECURITY.md case 11: each of these is answered with BAD_MESSAGE.
+# Malformed frames: each of these is answered with BAD_MESSAGE.
 MALFORMED_JSON = {
     "invalid json": "{joinRoom: {}}",
     "truncated json": '{"joinRoom":{"roomName":"lo',

@@ -1,6 +1,5 @@
 """Per-socket limits through the full ASGI application: frame size, floods, slow readers,
-idle sockets, and failures inside an action (SECURITY.md cases 13, 15 and 16; DESIGN.md §4
-close codes)."""
+idle sockets, and failures inside an action (docs/protocol.md, Limits and Close codes)."""
 
 from __future__ import annotations
 
@@ -42,7 +41,7 @@ async def trio(connect: Connect) -> tuple[Player, Player, Player]:
     return players
 
 
-# --- frame size (SECURITY.md 13) ------------------------------------------------------------
+# --- frame size ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["bytes", "text"])
@@ -74,7 +73,7 @@ async def test_frame_just_over_64_kib_is_too_large_but_a_full_batch_is_not(
     assert await sender.expect_close() == 1009
 
 
-# --- floods (SECURITY.md 15) -------------------------------------------------------------------
+# --- floods -------------------------------------------------------------------
 
 
 async def test_flood_is_rate_limited_then_closed_with_4429_and_nothing_more_relayed(
@@ -116,7 +115,7 @@ async def test_brief_overshoot_is_answered_with_rate_limited_without_closing(
     assert (await player.expect("time_sync")).client_time == 2
 
 
-# --- slow readers (SECURITY.md 16) ----------------------------------------------------------------
+# --- slow readers ----------------------------------------------------------------
 
 
 async def test_reader_that_falls_behind_is_disconnected_and_others_keep_receiving(

@@ -1,5 +1,5 @@
 """Moderation over the socket, and moderation done elsewhere (REST API, services the admin
-uses) reaching live sockets (DESIGN.md §5; SECURITY.md cases 5, 7 and 9)."""
+uses) reaching live sockets (docs/protocol.md, moderate; docs/security.md)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ async def test_banned_player_is_removed_and_refused_on_a_new_socket(
     assert removed.reason == pb.REMOVAL_REASON_BANNED
     assert removed.until > 0
     assert (await guest.expect("member_left")).session_id == member.session_id
-    # Same account, new socket (SECURITY.md 7).
+    # Same account, new socket.
     again = await connect_user(member.account)
     error = await refused(again, join_room=pb.JoinRoom(room_name="club"))
     assert error.code == pb.ERROR_CODE_BANNED
@@ -341,7 +341,7 @@ async def test_moderate_outside_a_room_is_not_in_room(connect_user: ConnectUser)
     assert error.code == pb.ERROR_CODE_NOT_IN_ROOM
 
 
-# --- changes made elsewhere reach live sockets (SECURITY.md 5) ----------------------------------
+# --- changes made elsewhere reach live sockets ----------------------------------
 
 
 async def test_site_ban_removes_and_closes_the_live_socket_within_two_seconds(
@@ -464,7 +464,7 @@ async def test_rest_patch_by_the_owner_reaches_the_sockets(
 async def test_rest_patch_by_a_member_is_403_and_nothing_is_broadcast(
     connect: Connect, connect_user: ConnectUser
 ) -> None:
-    """SECURITY.md 9, over REST."""
+    """A room ban over REST reaches the live socket."""
     owner, member, guest = await room_with(connect, connect_user)
     room = await in_thread(Room.objects.get)(name="club")
     assert member.account is not None

@@ -1,5 +1,5 @@
 """Note batches and chat through the full ASGI application: relay, validation, quotas, room
-rules (DESIGN.md §4-§5; SECURITY.md cases 8, 12 and 14)."""
+rules (docs/protocol.md, noteBatch and chat; docs/security.md)."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ async def test_only_the_owner_plays_where_only_owner_can_play(
 
 
 async def test_room_named_in_the_payload_is_ignored(connect: Connect) -> None:
-    """SECURITY.md 8: the room is the socket's server-side state; a client cannot name
+    """The room is the socket's server-side state; a client cannot name
     another room in a note batch or chat (the protocol has no such field, and unknown fields
     are dropped)."""
     await new_room("elsewhere")

@@ -1,5 +1,5 @@
 """Joining, leaving, the room list, room settings, profiles, cursors and time through the full
-ASGI application (DESIGN.md §4-§5)."""
+ASGI application (docs/protocol.md, Client messages)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Handshake authentication and malformed input through the full ASGI application
-(SECURITY.md cases 1-4 and 11)."""
+(docs/protocol.md, Connecting; docs/security.md, Who is on the other end)."""
 
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ async def test_bearer_token_with_a_foreign_origin_is_refused(
     assert await handshake(headers) is None
 
 
-# --- session cookie and Origin (SECURITY.md 2) ----------------------------------------------------
+# --- session cookie and Origin ----------------------------------------------------
 
 
 @sync_to_async
@@ -287,7 +287,7 @@ async def test_guests_are_refused_when_guests_are_not_allowed(
     assert await handshake(bearer(signed(claims(account)))) is not None
 
 
-# --- tickets (SECURITY.md 4) ------------------------------------------------------------------
+# --- tickets ------------------------------------------------------------------
 
 
 @sync_to_async
@@ -330,7 +330,7 @@ async def test_ticket_of_a_user_deactivated_since_is_refused(
     assert await handshake([ORIGIN], path=f"/ws/?ticket={ticket}") is None
 
 
-# --- paths (SECURITY.md 3) --------------------------------------------------------------------
+# --- paths --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -367,7 +367,7 @@ async def test_10k_room_name_is_refused_without_a_traceback(
     assert no_errors_logged(caplog)
 
 
-# --- malformed frames (SECURITY.md 11) ----------------------------------------------------------
+# --- malformed frames ----------------------------------------------------------
 
 JSON_BAD_FRAMES = {
     "invalid-json": "{not json",

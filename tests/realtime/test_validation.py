@@ -27,7 +27,7 @@ def _note(
     return event
 
 
-# --- notes (SECURITY.md case 12) -----------------------------------------------------------
+# --- notes -----------------------------------------------------------
 
 
 def test_valid_batch_is_returned_unchanged_without_copying() -> None:
@@ -186,7 +186,7 @@ def test_cursor_is_clamped_to_0_100(
     assert validation.clean_cursor(*given) == expected
 
 
-# --- chat (SECURITY.md case 14) ------------------------------------------------------------
+# --- chat ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
