@@ -43,9 +43,7 @@ import resource
 import secrets
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -53,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.stats import Delivery, LatencySummary, SequenceTracker, expected_deliveries
+from harness.processes import http_json
 from realtime import client_core
 
 WIRES = ("proto", "json", "simple")
@@ -60,7 +59,6 @@ SUBPROTOCOL = client_core.SUBPROTOCOLS
 #: A worker using more than this share of one core during a step was the bottleneck.
 SATURATED_CPU = 0.90
 CONNECT_CONCURRENCY = 64
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -905,30 +903,6 @@ def combine(
 # --------------------------------------------------------------------------------------------
 
 
-def http_json(
-    method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None
-) -> tuple[int, Any]:
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an HTTP URL: {url}")
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-    try:
-        with _HTTP.open(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
 def create_project_rooms(http_base: str, names: Sequence[str]) -> None:
     """Register a user and create ``names`` as unlimited-notes rooms of 100 members.
 
@@ -939,7 +913,10 @@ def create_project_rooms(http_base: str, names: Sequence[str]) -> None:
     username = "bench" + secrets.token_hex(4)
     password = secrets.token_urlsafe(16)
     status, body = http_json(
-        "POST", f"{base}/api/v1/auth/register", {"username": username, "password": password}
+        "POST",
+        f"{base}/api/v1/auth/register",
+        {"username": username, "password": password},
+        timeout=30,
     )
     if status not in (200, 201) or "access" not in body:
         raise RuntimeError(f"register failed: {status} {body}")
@@ -953,6 +930,7 @@ def create_project_rooms(http_base: str, names: Sequence[str]) -> None:
                 "settings": {"max_members": 100, "unlimited_notes": True, "persistent": True},
             },
             token=token,
+            timeout=30,
         )
         if status != 201:
             raise RuntimeError(f"creating room {name!r} failed: {status} {body}")
