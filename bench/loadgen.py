@@ -17,6 +17,9 @@ Wires:
   ``/ws/<room>/``, which relay it unchanged (the baseline also echoes it to its sender, which
   ignores its own).
 
+The project's two wires build and read frames with ``realtime.client_core``, the protocol
+core the SDK and the tests' client share (its lean functions: this is the hot path).
+
 Clients are spread over worker processes (uvloop, picows by default) that keep their sockets
 across steps; each reports its own CPU so a run where the generator saturated is flagged.
 
@@ -40,9 +43,7 @@ import resource
 import secrets
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -50,14 +51,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.stats import Delivery, LatencySummary, SequenceTracker, expected_deliveries
+from harness.processes import http_json
+from realtime import client_core
 
 WIRES = ("proto", "json", "simple")
-SUBPROTOCOL = {"proto": "pianorhythm.v1.proto", "json": "pianorhythm.v1.json"}
+SUBPROTOCOL = client_core.SUBPROTOCOLS
 #: A worker using more than this share of one core during a step was the bottleneck.
 SATURATED_CPU = 0.90
 CONNECT_CONCURRENCY = 64
-_NOTE_ON = "NOTE_EVENT_TYPE_NOTE_ON"
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,12 +110,6 @@ class Layout:
 # --------------------------------------------------------------------------------------------
 
 
-def _pb() -> Any:
-    from realtime.proto.pianorhythm.v1 import protocol_pb2
-
-    return protocol_pb2
-
-
 def encode_seq(seq: int) -> tuple[int, int, int]:
     """A sequence number (< 2**21) as three 7-bit MIDI keys."""
     if not 0 <= seq < 1 << 21:
@@ -143,17 +138,7 @@ def encode_batch(wire: str, sender: str, seq: int, step: int, instance: int, cou
             {"s": sender, "q": seq, "k": step, "i": instance, "t": now, "notes": fields},
             separators=(",", ":"),
         )
-    if wire == "json":
-        notes = [
-            {"type": _NOTE_ON, "key": k, "velocity": 64, "delayMs": d, "channel": c}
-            for k, d, c in fields
-        ]
-        return json.dumps({"noteBatch": {"startTime": now, "notes": notes}}, separators=(",", ":"))
-    pb = _pb()
-    batch = pb.NoteBatch(start_time=now)
-    for k, d, c in fields:
-        batch.notes.add(type=pb.NOTE_EVENT_TYPE_NOTE_ON, key=k, velocity=64, delay_ms=d, channel=c)
-    return pb.ClientMessage(note_batch=batch).SerializeToString()
+    return client_core.note_on_batch_frame("json" if wire == "json" else "proto", now, fields, 64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,7 +169,6 @@ class Client:
         self.welcome: asyncio.Future[str] | None = None
         self.joined: asyncio.Future[None] | None = None
         self.conn: Connection | None = None
-        self._pb: Any = _pb() if wire == "proto" else None
 
     def begin_step(self, step: int) -> None:
         self.tracker = SequenceTracker()
@@ -216,8 +200,8 @@ class Client:
             (self.lat_local if instance == self.instance else self.lat_cross).append(now - sent)
 
     def _on_proto(self, payload: bytes | str, now: float) -> None:
-        frame = self._pb.ServerFrame.FromString(payload)
-        for message in frame.messages:
+        # The proto wire's server frames are binary: ``payload`` is bytes here.
+        for message in client_core.parse_server_frame(payload).messages:  # type: ignore[arg-type]
             kind = message.WhichOneof("kind")
             if kind == "note_batch":
                 batch = message.note_batch
@@ -523,14 +507,8 @@ class Worker:
         if not join:
             return
         client.joined = loop.create_future()
-        if layout.wire == "proto":
-            pb = _pb()
-            frame: bytes | str = pb.ClientMessage(
-                join_room=pb.JoinRoom(room_name=client.room)
-            ).SerializeToString()
-        else:
-            frame = json.dumps({"joinRoom": {"roomName": client.room}})
-        client.conn.send(frame)
+        encoding: client_core.EncodingName = "proto" if layout.wire == "proto" else "json"
+        client.conn.send(client_core.encode_client(client_core.join_room(client.room), encoding))
         await asyncio.wait_for(client.joined, 30)
 
     async def _connect_all(self, clients: Sequence[Client], join: bool) -> dict[str, Any]:
@@ -925,30 +903,6 @@ def combine(
 # --------------------------------------------------------------------------------------------
 
 
-def http_json(
-    method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None
-) -> tuple[int, Any]:
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an HTTP URL: {url}")
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-    try:
-        with _HTTP.open(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
 def create_project_rooms(http_base: str, names: Sequence[str]) -> None:
     """Register a user and create ``names`` as unlimited-notes rooms of 100 members.
 
@@ -959,7 +913,10 @@ def create_project_rooms(http_base: str, names: Sequence[str]) -> None:
     username = "bench" + secrets.token_hex(4)
     password = secrets.token_urlsafe(16)
     status, body = http_json(
-        "POST", f"{base}/api/v1/auth/register", {"username": username, "password": password}
+        "POST",
+        f"{base}/api/v1/auth/register",
+        {"username": username, "password": password},
+        timeout=30,
     )
     if status not in (200, 201) or "access" not in body:
         raise RuntimeError(f"register failed: {status} {body}")
@@ -973,6 +930,7 @@ def create_project_rooms(http_base: str, names: Sequence[str]) -> None:
                 "settings": {"max_members": 100, "unlimited_notes": True, "persistent": True},
             },
             token=token,
+            timeout=30,
         )
         if status != 201:
             raise RuntimeError(f"creating room {name!r} failed: {status} {body}")

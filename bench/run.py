@@ -28,41 +28,37 @@ import math
 import os
 import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.loadgen import Layout, LoadGenerator, StepResult, create_project_rooms, raise_file_limit
+from harness.processes import (
+    HOST,
+    RedisServer,
+    ServerProcess,
+    daphne_command,
+    free_port,
+    migrate,
+    project_command,
+    project_env,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-DAPHNE_FLAGS = ["--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536"]
 START_TIMEOUT = 60.0
 P99_LIMIT_MS = 50.0
 MIN_DELIVERED = 0.999
 FIXED_LOAD = 5000.0
-_STRIPPED = ("DATABASE_URL", "REDIS_URL", "VAR_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG")
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # --------------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _proc_stat(pid: int) -> tuple[float, float]:
@@ -75,111 +71,18 @@ def _proc_stat(pid: int) -> tuple[float, float]:
     return cpu, rss_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
-class Server:
-    """One interface-server process serving ``app`` on a free port."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.command = [c.replace("{port}", str(self.port)) for c in command]
-        self.env = env
-        self.log_path = log_dir / f"{name}-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+class Server(ServerProcess):
+    """One interface-server process, whose CPU and memory the samples read."""
 
     @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self, probe: str) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.tail()}")
-            try:
-                with _HTTP.open(self.http + probe, timeout=5) as response:
-                    if response.status < 500:
-                        return
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer in {START_TIMEOUT} s:\n{self.tail()}")
+    def ws_base(self) -> str:
+        """``ws://host:port``, as the load generator's layout takes it."""
+        return f"ws://{HOST}:{self.port}"
 
     def stat(self) -> tuple[float, float]:
         if self.proc is None or self.proc.poll() is not None:
             return math.nan, math.nan
         return _proc_stat(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-
-    def tail(self, chars: int = 4000) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text[-chars:]
-
-
-class Redis:
-    """A private redis-server without persistence, so the shared one is not disturbed."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        log = (self.directory / f"redis-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                *(binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.command(b"PING").startswith(b"+PONG"):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer")
-
-    def command(self, line: bytes) -> bytes:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(line + b"\r\n")
-                return sock.recv(64)
-        except OSError:
-            return b""
-
-    def flush(self) -> None:
-        self.command(b"FLUSHALL")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
 
 
 @dataclass
@@ -216,7 +119,7 @@ class Bench:
         self.workdir = Path(tempfile.mkdtemp(prefix="pianorhythm-bench-"))
         self.var_dir = self.workdir / "var"
         self.var_dir.mkdir()
-        self.redis: Redis | None = None
+        self.redis: RedisServer | None = None
         self.migrated = False
         self.room_serial = 0
 
@@ -224,11 +127,8 @@ class Bench:
         print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
     def env(self, redis: bool) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if key not in _STRIPPED}
-        env.update(
-            DJANGO_SETTINGS_MODULE="pianorhythm.settings",
-            VAR_DIR=str(self.var_dir),
-            PYTHONUNBUFFERED="1",
+        env = project_env(
+            self.var_dir,
             THROTTLE_REGISTER="1000/min",
             THROTTLE_AUTH="1000/min",
             THROTTLE_ANON="100000/min",
@@ -242,8 +142,8 @@ class Bench:
         )
         if redis:
             if self.redis is None:
-                self.redis = Redis(self.workdir)
-                self.redis.start()
+                self.redis = RedisServer(free_port(), self.workdir)
+                self.redis.start(START_TIMEOUT)
             self.redis.flush()
             env["REDIS_URL"] = self.redis.url
         return env
@@ -253,13 +153,7 @@ class Bench:
         # work tree) must not leave a later server without its tables. A no-op takes ~2 s.
         if not self.migrated:
             self.log("migrating the throwaway database")
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=REPO,
-            env=self.env(redis=False),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        migrate(self.env(redis=False), self.workdir / "migrate.log")
         self.migrated = True
 
     @contextlib.contextmanager
@@ -270,30 +164,30 @@ class Bench:
         started: list[Server] = []
         try:
             for index in range(target.instances):
+                port = free_port()
                 if target.server == "uvicorn":
                     command = [sys.executable, "-m", "uvicorn", _MODULE[target.app]]
-                    command += ["--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop"]
+                    command += ["--host", HOST, "--port", str(port), "--loop", "uvloop"]
                     command += ["--ws", "websockets", "--ws-max-size", "65536"]
                     command += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
                 elif target.app == "project":  # as `make run` serves it
-                    command = [sys.executable, "-m", "pianorhythm.server", "-b", "127.0.0.1"]
-                    command += ["-p", "{port}"]
+                    command = project_command(port)
                 else:
-                    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
-                    command += [*DAPHNE_FLAGS, _MODULE[target.app]]
-                server = Server(f"{target.name}-{index}", command, env, self.workdir)
+                    command = daphne_command(_MODULE[target.app], port)
+                name = f"{target.name}-{index}"
+                server = Server(name, port, command, env, self.workdir / f"{name}-{port}.log")
                 started.append(server)
-                server.start("/" if target.app == "ceiling" else "/api/v1/rooms/")
+                server.start("/" if target.app == "ceiling" else "/api/v1/rooms/", START_TIMEOUT)
             yield started
         finally:
             for server in started:
-                server.stop()
+                server.terminate()
 
     def rooms(self, target: Target, servers: list[Server], count: int) -> list[str]:
         self.room_serial += 1
         names = [f"b{self.room_serial}-{target.name}-{i}" for i in range(count)]
         if target.app == "project":
-            create_project_rooms(servers[0].http, names)
+            create_project_rooms(servers[0].url, names)
         return names
 
 
@@ -377,7 +271,7 @@ def run_target(bench: Bench, target: Target) -> dict[str, Any]:
     with bench.servers(target) as servers:
         rooms = bench.rooms(target, servers, args.rooms)
         layout = Layout(
-            target.wire, [s.ws for s in servers], rooms, args.clients, args.senders, args.notes
+            target.wire, [s.ws_base for s in servers], rooms, args.clients, args.senders, args.notes
         )
         generator = LoadGenerator(layout, args.workers)
         try:
@@ -451,19 +345,19 @@ def run_memory(bench: Bench, target: Target, counts: list[int]) -> dict[str, Any
     bench.log(f"== memory {target.name}")
     with bench.servers(target) as servers:
         server = servers[0]
-        layout = Layout(target.wire, [server.ws], ["none"], 2, 1)
+        layout = Layout(target.wire, [server.ws_base], ["none"], 2, 1)
         generator = LoadGenerator(layout, bench.args.workers)
         out: dict[str, Any] = {"target": target.name, "points": []}
         try:
             # Warm up (imports, first-connection caches) so they are not counted per socket.
-            generator.open_idle(100, server.ws)
+            generator.open_idle(100, server.ws_base)
             generator.close_idle()
             time.sleep(1.5)
             before = server.stat()[1]
             out["rss_mib_before"] = round(before, 1)
             opened = 0
             for count in counts:
-                reply = generator.open_idle(count - opened, server.ws)
+                reply = generator.open_idle(count - opened, server.ws_base)
                 opened = count
                 time.sleep(2.0)
                 rss = server.stat()[1]
@@ -490,7 +384,7 @@ def run_slow_consumer(bench: Bench) -> dict[str, Any]:
     args = bench.args
     with bench.servers(target) as servers:
         rooms = bench.rooms(target, servers, 1)
-        layout = Layout("proto", [servers[0].ws], rooms, 20, 4, notes=300)
+        layout = Layout("proto", [servers[0].ws_base], rooms, 20, 4, notes=300)
         generator = LoadGenerator(layout, args.workers)
         try:
             generator.connect()

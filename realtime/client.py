@@ -14,57 +14,75 @@ itself (``room_state`` or ``error`` after ``join``, ``time_sync``) are not kept.
 sends ``time_sync`` every 20 seconds, which keeps the socket alive and the clock offset fresh.
 A frame the client cannot decode is logged and dropped; it never raises into the bot's loop.
 
-Run as a program, it is a terminal client (``python -m realtime.client --help``).
+This module is the ``websockets`` transport; building and decoding frames and the client's
+state are ``realtime.client_core``'s, shared with the tests' and the load generator's clients.
+The terminal client is ``python -m realtime.terminal``.
 
 Standalone: no Django; only ``websockets`` and the generated protocol code.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import contextlib
-import json
 import logging
-import sys
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from types import TracebackType
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import websockets
-from google.protobuf import json_format
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
-from google.protobuf.message import DecodeError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
+from realtime import client_core as core
+from realtime.client_core import (
+    ClientClosedError,
+    ClientError,
+    EncodingName,
+    NoteLike,
+    NoteTuple,
+    SettingValue,
+    chord,
+    decode_server,
+    encode_client,
+    note_event,
+    now_ms,
+)
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+
+# The SDK's public names, wherever they are defined.
+__all__ = [
+    "JSON_SUBPROTOCOL",
+    "KEEPALIVE_SECONDS",
+    "PROTO_SUBPROTOCOL",
+    "ClientClosedError",
+    "ClientError",
+    "EncodingName",
+    "NoteLike",
+    "NoteTuple",
+    "PianoClient",
+    "SettingValue",
+    "chord",
+    "decode_server",
+    "encode_client",
+    "note_event",
+    "now_ms",
+]
 
 logger = logging.getLogger(__name__)
 
-PROTO_SUBPROTOCOL = Subprotocol("pianorhythm.v1.proto")
-JSON_SUBPROTOCOL = Subprotocol("pianorhythm.v1.json")
+PROTO_SUBPROTOCOL = Subprotocol(core.PROTO_SUBPROTOCOL)
+JSON_SUBPROTOCOL = Subprotocol(core.JSON_SUBPROTOCOL)
 
-EncodingName: TypeAlias = Literal["proto", "json"]
-#: A note as ``(type, key, velocity, delay_ms)`` or ``(type, key, velocity, delay_ms,
-#: channel)``; ``type`` is a ``NoteEventType`` value or name ("NOTE_ON" or
-#: "NOTE_EVENT_TYPE_NOTE_ON").
-NoteTuple: TypeAlias = tuple[int | str, int, int, int] | tuple[int | str, int, int, int, int]
-NoteLike: TypeAlias = pb.NoteEvent | NoteTuple
-SettingValue: TypeAlias = int | bool | str
 MessagePredicate: TypeAlias = Callable[[pb.ServerMessage], bool]
 
 KEEPALIVE_SECONDS = 20.0
 #: Messages kept for ``next_message`` before the oldest are dropped: a bot that never reads
 #: must not grow without bound.
 INBOX_LIMIT = 10_000
-#: Clock samples kept; the offset comes from the one with the shortest round trip.
-CLOCK_SAMPLES = 8
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 # Timeouts use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11, wait_for
@@ -72,132 +90,10 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024
 # waiting on a keepalive task that was meant to be cancelled.
 
 
-class ClientError(Exception):
-    """The server answered a request with ``error``.
-
-    ``code`` is the ErrorCode short name ("ROOM_FULL", "WRONG_PASSWORD", ...), ``request``
-    the ClientMessage field that failed ("join_room").
-    """
-
-    def __init__(self, code: str, message: str, request: str = "") -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.request = request
-
-    @classmethod
-    def from_error(cls, error: pb.Error) -> ClientError:
-        return cls(
-            _short_name(pb.ErrorCode, "ERROR_CODE_", error.code), error.message, error.request
-        )
-
-
-class ClientClosedError(ConnectionError):
-    """The connection is closed (or was refused during the handshake).
-
-    ``code`` is the WebSocket close code (1012: server restarting, retry; 4403: site-banned;
-    ...), or the HTTP status of a refused handshake with ``refused`` set; ``None`` when the
-    connection dropped without a close frame.
-    """
-
-    def __init__(self, code: int | None, reason: str = "", *, refused: bool = False) -> None:
-        what = "handshake refused" if refused else "connection closed"
-        super().__init__(f"{what} ({code}): {reason}" if reason else f"{what} ({code})")
-        self.code = code
-        self.reason = reason
-        self.refused = refused
-
-
-def _short_name(enum_type: EnumTypeWrapper, prefix: str, value: int) -> str:
-    try:
-        return enum_type.Name(value).removeprefix(prefix)
-    except ValueError:
-        return str(value)  # a value newer than this client
-
-
-def _enum_value(enum_type: EnumTypeWrapper, prefix: str, value: int | str) -> int:
-    """An enum's number from its number, full name or short name (prefix removed)."""
-    if isinstance(value, int):
-        return value
-    name = value.upper()
-    if not name.startswith(prefix):
-        name = prefix + name
-    try:
-        return enum_type.Value(name)
-    except ValueError:
-        raise ValueError(f"unknown value {value!r} for {prefix}*") from None
-
-
-def now_ms() -> float:
-    """This machine's clock, ms since the epoch (the protocol's time unit)."""
-    return time.time() * 1000.0
-
-
-def note_event(
-    event_type: int | str, key: int, velocity: int = 0, delay_ms: int = 0, channel: int = 0
-) -> pb.NoteEvent:
-    """One ``NoteEvent``; ``event_type`` is a ``NoteEventType`` value or name ("NOTE_ON")."""
-    return pb.NoteEvent(
-        type=_enum_value(pb.NoteEventType, "NOTE_EVENT_TYPE_", event_type),  # type: ignore[arg-type]
-        key=key,
-        velocity=velocity,
-        delay_ms=delay_ms,
-        channel=channel,
-    )
-
-
-def chord(keys: Iterable[int], velocity: int = 100, duration_ms: int = 400) -> list[pb.NoteEvent]:
-    """NOTE_ON for every key now and NOTE_OFF after ``duration_ms`` (at most 1000)."""
-    keys = list(keys)
-    return [note_event("NOTE_ON", key, velocity, 0) for key in keys] + [
-        note_event("NOTE_OFF", key, 0, min(duration_ms, 1000)) for key in keys
-    ]
-
-
-def _as_note(note: NoteLike) -> pb.NoteEvent:
-    if isinstance(note, pb.NoteEvent):
-        return note
-    return note_event(*note)
-
-
-def _room_settings(
-    settings: pb.RoomSettings | Mapping[str, SettingValue] | None,
-) -> pb.RoomSettings:
-    if settings is None:
-        return pb.RoomSettings()
-    if isinstance(settings, pb.RoomSettings):
-        return settings
-    return pb.RoomSettings(**settings)  # type: ignore[arg-type]
-
-
 def _with_ticket(url: str, ticket: str) -> str:
     parts = urlsplit(url)
     query = [*parse_qsl(parts.query), ("ticket", ticket)]
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def encode_client(message: pb.ClientMessage, encoding: EncodingName) -> bytes | str:
-    """One client frame: binary protobuf, or the canonical JSON as text."""
-    if encoding == "proto":
-        return message.SerializeToString()
-    return json.dumps(json_format.MessageToDict(message), separators=(",", ":"))
-
-
-def decode_server(frame: bytes | str) -> list[pb.ServerMessage]:
-    """The messages of one ``ServerFrame``, decoded by the frame's type (bytes: protobuf).
-
-    Unknown fields are ignored so a newer server stays readable. Raises ``ValueError`` on
-    anything that is not a ServerFrame.
-    """
-    server_frame = pb.ServerFrame()
-    try:
-        if isinstance(frame, bytes):
-            server_frame.ParseFromString(frame)
-        else:
-            json_format.Parse(frame, server_frame, ignore_unknown_fields=True)
-    except (DecodeError, json_format.ParseError, RecursionError) as exc:
-        raise ValueError(f"not a ServerFrame: {str(exc)[:200]}") from exc
-    return list(server_frame.messages)
 
 
 class _Waiter:
@@ -235,25 +131,19 @@ class PianoClient:
         self.requested_encoding: EncodingName = encoding
         #: What the server agreed to speak (JSON when it echoes no subprotocol).
         self.encoding: EncodingName = encoding
-        self.welcome = pb.Welcome()
-        #: The last ``room_state`` from ``join`` (None when not in a room).
-        self.room: pb.RoomState | None = None
+        #: Who this client is, its room and the server's clock.
+        self.state = core.ClientState()
         self.close_code: int | None = None
         self.close_reason = ""
         #: Frames that could not be decoded, and messages dropped because nobody read them.
         self.bad_frames = 0
         self.dropped_messages = 0
-        self._join_request: tuple[str, str] | None = None
         self._connection: ClientConnection | None = None
         self._inbox: collections.deque[pb.ServerMessage] = collections.deque()
         self._arrived = asyncio.Event()
         self._waiters: list[_Waiter] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = True
-        self._clock_samples: collections.deque[tuple[float, float]] = collections.deque(
-            maxlen=CLOCK_SAMPLES
-        )
-        self._clock_offset = 0.0
 
     # --- connecting -----------------------------------------------------------------------
 
@@ -320,7 +210,7 @@ class PianoClient:
         self.encoding = "proto" if connection.subprotocol == PROTO_SUBPROTOCOL else "json"
         self._closed = False
         self.close_code, self.close_reason = None, ""
-        self.room = None
+        self.state.room = None
         welcome = self._expect(lambda m: m.WhichOneof("kind") == "welcome")
         self._tasks = [asyncio.create_task(self._read_frames(connection), name="piano-reader")]
         try:
@@ -331,8 +221,7 @@ class PianoClient:
             raise
         finally:
             self._forget(welcome)
-        self.welcome = message.welcome
-        self._clock_offset = self.welcome.server_time - now_ms()
+        self.state.welcomed(message.welcome)
         if self.keepalive_seconds:
             self._tasks.append(
                 asyncio.create_task(self._keepalive(self.keepalive_seconds), name="piano-sync")
@@ -347,7 +236,7 @@ class PianoClient:
         """
         if self.ticket:
             raise RuntimeError("a ticket is single use: get a new one and connect again")
-        rejoin = self._join_request
+        rejoin = self.state.join_request
         await self.close()
         for attempt in range(1, attempts + 1):
             try:
@@ -388,12 +277,21 @@ class PianoClient:
         return self._closed
 
     @property
+    def welcome(self) -> pb.Welcome:
+        return self.state.welcome
+
+    @property
+    def room(self) -> pb.RoomState | None:
+        """The last ``room_state`` from ``join`` (None when not in a room)."""
+        return self.state.room
+
+    @property
     def session_id(self) -> str:
-        return self.welcome.session_id
+        return self.state.session_id
 
     @property
     def user(self) -> pb.UserInfo:
-        return self.welcome.user
+        return self.state.user
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -406,32 +304,20 @@ class PianoClient:
         timeout: float = 10.0,
     ) -> pb.RoomState:
         """Enter ``room_name`` and return its ``room_state``; ``ClientError`` if refused."""
-        request = pb.ClientMessage(
-            join_room=pb.JoinRoom(
-                room_name=room_name,
-                password=password,
-                create_if_missing=create_if_missing,
-                settings=_room_settings(settings),
-            )
-        )
+        request = core.join_room(room_name, password, create_if_missing, settings)
         reply = await self._request(request, "room_state", "join_room", timeout)
-        self.room = reply.room_state
-        self._join_request = (reply.room_state.room.name or room_name, password)
+        self.state.joined(reply.room_state, room_name, password)
         return reply.room_state
 
     async def leave(self) -> None:
         """Leave the current room; the socket stays open."""
-        self.room = None
-        self._join_request = None
+        self.state.left()
         await self.send(pb.ClientMessage(leave_room=pb.LeaveRoom()))
 
     async def send_notes(self, notes: Sequence[NoteLike], start_time: float | None = None) -> None:
         """Send one note batch. ``start_time`` defaults to now on the server's clock."""
-        batch = pb.NoteBatch(
-            start_time=self.server_now() if start_time is None else start_time,
-            notes=[_as_note(note) for note in notes],
-        )
-        await self.send(pb.ClientMessage(note_batch=batch))
+        when = self.server_now() if start_time is None else start_time
+        await self.send(core.note_batch(notes, when))
 
     async def chat(self, text: str) -> None:
         await self.send(pb.ClientMessage(chat=pb.ChatSend(text=text)))
@@ -447,17 +333,11 @@ class PianoClient:
         reason: str = "",
     ) -> None:
         """``action`` is a ``ModerationAction`` value or name ("KICK", "BAN", "MUTE", ...)."""
-        message = pb.Moderate(
-            action=_enum_value(pb.ModerationAction, "MODERATION_ACTION_", action),  # type: ignore[arg-type]
-            target_user_id=target_user_id,
-            duration_seconds=duration_seconds,
-            reason=reason,
-        )
-        await self.send(pb.ClientMessage(moderate=message))
+        await self.send(core.moderate(action, target_user_id, duration_seconds, reason))
 
     async def update_room(self, **settings: SettingValue) -> None:
         """Change the current room's settings; only the ones named change."""
-        message = pb.UpdateRoom(settings=_room_settings(settings))
+        message = pb.UpdateRoom(settings=core.room_settings(settings))
         await self.send(pb.ClientMessage(update_room=message))
 
     async def subscribe_room_list(self, subscribe: bool = True) -> None:
@@ -466,12 +346,7 @@ class PianoClient:
     async def update_profile(
         self, display_name: str | None = None, color: str | None = None
     ) -> None:
-        profile = pb.UpdateProfile()
-        if display_name is not None:
-            profile.display_name = display_name
-        if color is not None:
-            profile.color = color
-        await self.send(pb.ClientMessage(update_profile=profile))
+        await self.send(core.update_profile(display_name, color))
 
     async def time_sync(self, timeout: float = 5.0) -> float:
         """Probe the server clock; returns the offset estimate (server minus local, ms)."""
@@ -490,23 +365,16 @@ class PianoClient:
                 reply = await waiter.future
         finally:
             self._forget(waiter)
-        received = now_ms()
-        round_trip = received - sent
-        self._clock_samples.append(
-            (round_trip, reply.time_sync.server_time - (sent + received) / 2)
-        )
-        # NTP's rule of thumb: the sample with the shortest round trip is the least skewed.
-        self._clock_offset = min(self._clock_samples)[1]
-        return self._clock_offset
+        return self.state.clock_sample(sent, now_ms(), reply.time_sync.server_time)
 
     @property
     def clock_offset(self) -> float:
         """Server clock minus this machine's clock, in ms (from ``time_sync``)."""
-        return self._clock_offset
+        return self.state.clock_offset
 
     def server_now(self) -> float:
         """The server's clock now, estimated, in ms since the epoch."""
-        return now_ms() + self._clock_offset
+        return self.state.server_now()
 
     async def send(self, message: pb.ClientMessage) -> None:
         """Send any ``ClientMessage``; ``ClientClosedError`` when the socket is closed."""
@@ -624,9 +492,7 @@ class PianoClient:
             return  # the answer to a probe that timed out
         if kind == "error" and not message.error.request:
             logger.warning("Server error: %s", ClientError.from_error(message.error))
-        elif kind == "removed":
-            self.room = None
-            self._join_request = None
+        self.state.observe(message)
         if len(self._inbox) >= INBOX_LIMIT:
             self._inbox.popleft()
             self.dropped_messages += 1
@@ -678,166 +544,3 @@ class _Connect:
         traceback: TracebackType | None,
     ) -> None:
         await self._client.close()
-
-
-# --- terminal client --------------------------------------------------------------------------
-
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-HELP = "Type a line to chat. /play 60 64 67 plays a chord, /leave, /join ROOM, /quit."
-
-
-def note_name(key: int) -> str:
-    return f"{NOTE_NAMES[key % 12]}{key // 12 - 1}"
-
-
-class _Terminal:
-    """Prints what happens in the room as lines; sends typed lines as chat or commands."""
-
-    def __init__(self, client: PianoClient, out: Callable[[str], None]) -> None:
-        self.client = client
-        self.out = out
-        self.names: dict[str, str] = {}
-
-    def remember(self, members: Iterable[pb.Member]) -> None:
-        for member in members:
-            self.names[member.session_id] = member.user.display_name or member.user.username
-
-    def name(self, session_id: str) -> str:
-        return self.names.get(session_id, session_id[:8] or "?")
-
-    def show_room(self, state: pb.RoomState) -> None:
-        self.names.clear()
-        self.remember(state.members)
-        self.out(f"* in {state.room.name}: {', '.join(sorted(self.names.values()))}")
-        for line in state.recent_chat:
-            self.out(f"<{line.display_name}> {line.text}")
-
-    def show(self, message: pb.ServerMessage) -> None:
-        kind = message.WhichOneof("kind")
-        if kind == "note_batch":
-            played = [
-                note_name(n.key)
-                for n in message.note_batch.notes
-                if n.type == pb.NOTE_EVENT_TYPE_NOTE_ON
-            ]
-            if played:
-                self.out(f"♪ {self.name(message.note_batch.session_id)}: {' '.join(played)}")
-        elif kind == "chat":
-            self.out(f"<{message.chat.display_name}> {message.chat.text}")
-        elif kind == "member_joined":
-            self.remember([message.member_joined.member])
-            self.out(f"* {self.name(message.member_joined.member.session_id)} joined")
-        elif kind == "member_updated":
-            self.remember([message.member_updated.member])
-        elif kind == "member_left":
-            self.out(f"* {self.name(message.member_left.session_id)} left")
-            self.names.pop(message.member_left.session_id, None)
-        elif kind == "error":
-            self.out(f"! {ClientError.from_error(message.error)}")
-        elif kind == "removed":
-            reason = _short_name(pb.RemovalReason, "REMOVAL_REASON_", message.removed.reason)
-            self.out(f"! removed from the room: {reason} {message.removed.message}")
-        elif kind == "room_updated":
-            self.out(f"* room updated: {message.room_updated.room.name}")
-
-    async def handle_line(self, line: str) -> bool:
-        """Act on one typed line; False means quit."""
-        line = line.rstrip("\n")
-        if line in ("/quit", "/exit"):
-            return False
-        if line.startswith("/play"):
-            try:
-                keys = [int(word) for word in line.split()[1:]]
-            except ValueError:
-                self.out("! usage: /play 60 64 67 (MIDI keys 0-127)")
-                return True
-            await self.client.send_notes(chord(keys))
-            self.out(f"♪ you: {' '.join(note_name(k) for k in keys if 0 <= k <= 127)}")
-        elif line.startswith("/join "):
-            try:
-                self.show_room(await self.client.join(line.removeprefix("/join ").strip()))
-            except ClientError as exc:
-                self.out(f"! {exc}")
-        elif line == "/leave":
-            await self.client.leave()
-        elif line.startswith("/"):
-            self.out(HELP)
-        elif line.strip():
-            await self.client.chat(line)
-        return True
-
-
-def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
-    """Lines typed on stdin, read by a daemon thread (None at end of input)."""
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line)
-        loop.call_soon_threadsafe(lines.put_nowait, None)
-
-    threading.Thread(target=read, name="stdin", daemon=True).start()
-    return lines
-
-
-async def run_terminal(args: argparse.Namespace) -> int:
-    def out(line: str) -> None:
-        print(line, flush=True)
-
-    async with PianoClient.connect(
-        args.url, token=args.token, encoding=args.encoding, origin=args.origin
-    ) as client:
-        out(f"* connected as {client.user.display_name} ({client.session_id[:8]})")
-        if args.name:
-            await client.update_profile(display_name=args.name)
-        terminal = _Terminal(client, out)
-        terminal.show_room(
-            await client.join(args.room, password=args.password, create_if_missing=args.create)
-        )
-        out(f"* {HELP}")
-        lines = _stdin_lines(asyncio.get_running_loop())
-
-        async def show_messages() -> None:
-            async for message in client.messages():
-                terminal.show(message)
-
-        printer = asyncio.create_task(show_messages())
-        try:
-            while (line := await lines.get()) is not None and not client.closed:
-                if not await terminal.handle_line(line):
-                    break
-        finally:
-            printer.cancel()
-        if client.closed:
-            out(f"* connection closed ({client.close_code}) {client.close_reason}")
-            return 1
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m realtime.client", description="Terminal client for PianoRhythm."
-    )
-    parser.add_argument("url", help="e.g. ws://127.0.0.1:8000/ws/")
-    parser.add_argument("--room", default="lobby")
-    parser.add_argument("--name", help="display name to use")
-    parser.add_argument("--password", default="", help="room password")
-    parser.add_argument("--create", action="store_true", help="create the room if missing")
-    parser.add_argument("--token", help="access JWT (default: play as a guest)")
-    parser.add_argument("--origin", help="Origin header to send")
-    parser.add_argument("--encoding", choices=("proto", "json"), default="proto")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        return asyncio.run(run_terminal(args))
-    except ClientError as exc:
-        print(f"! {exc}", file=sys.stderr)
-    except ClientClosedError as exc:
-        print(f"! {exc}", file=sys.stderr)
-    except KeyboardInterrupt:
-        return 130
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

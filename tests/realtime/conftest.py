@@ -12,10 +12,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
-from google.protobuf import json_format
 
 from pianorhythm.asgi import application
-from realtime import codec
+from realtime import client_core, codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import stop_runtime
 from users.models import User
@@ -34,13 +33,17 @@ def with_host(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 
 
 class Player:
-    """A test client speaking JSON or protobuf through a WebsocketCommunicator."""
+    """A test client speaking JSON or protobuf through a WebsocketCommunicator: the protocol
+    core of every client (``realtime.client_core``) over Channels' in-process transport."""
 
     def __init__(self, communicator: WebsocketCommunicator, encoding: codec.Encoding) -> None:
         self.ws = communicator
         self.encoding = encoding
         self.session_id = ""
         self.user: pb.UserInfo | None = None
+        self._wire: client_core.EncodingName = (
+            "proto" if encoding is codec.Encoding.PROTO else "json"
+        )
         self._pending: list[pb.ServerMessage] = []
         #: The account behind the socket, when a test connected as one.
         self.account: User | None = None
@@ -48,26 +51,18 @@ class Player:
         self.seen: list[pb.ServerMessage] = []
 
     async def send(self, **kind: Any) -> None:
-        message = pb.ClientMessage(**kind)
-        if self.encoding is codec.Encoding.PROTO:
-            await self.ws.send_to(bytes_data=message.SerializeToString())
+        frame = client_core.encode_client(pb.ClientMessage(**kind), self._wire)
+        if isinstance(frame, bytes):
+            await self.ws.send_to(bytes_data=frame)
         else:
-            from google.protobuf import json_format
-
-            await self.ws.send_to(text_data=json_format.MessageToJson(message))
+            await self.ws.send_to(text_data=frame)
 
     async def receive(self, timeout: float = 2.0) -> pb.ServerMessage:
         while not self._pending:
             output = await self.ws.receive_output(timeout)
             if output["type"] == "websocket.close":
                 raise AssertionError(f"closed with {output.get('code')}")
-            if "bytes" in output and output["bytes"] is not None:
-                frame = pb.ServerFrame.FromString(output["bytes"])
-            else:
-                from google.protobuf import json_format
-
-                frame = json_format.Parse(output["text"], pb.ServerFrame())
-            self._pending.extend(frame.messages)
+            self._pending.extend(self._decode(output))
         return self._pending.pop(0)
 
     async def expect(self, kind: str, timeout: float = 2.0) -> Any:
@@ -115,9 +110,9 @@ class Player:
                 self.seen.extend(self._decode(output))
 
     def _decode(self, output: dict[str, Any]) -> list[pb.ServerMessage]:
-        if output.get("bytes") is not None:
-            return list(pb.ServerFrame.FromString(output["bytes"]).messages)
-        return list(json_format.Parse(output["text"], pb.ServerFrame()).messages)
+        frame = output["bytes"] if output.get("bytes") is not None else output["text"]
+        # Strict: the server speaks the same .proto, so an unknown field is its bug.
+        return client_core.decode_server(frame, strict=True)
 
     async def close(self) -> None:
         await self.ws.disconnect()

@@ -1,4 +1,5 @@
-"""realtime.client against a tiny fake server (websockets.serve), not the real consumer."""
+"""realtime.client (and the terminal client on it) against a tiny fake server
+(websockets.serve), not the real consumer."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from realtime.client import (
     ClientClosedError,
     ClientError,
     PianoClient,
-    _Terminal,
 )
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from realtime.terminal import Terminal
 
 ENCODINGS = ["proto", "json"]
 
@@ -363,7 +364,7 @@ async def test_reconnect_rejoins_the_last_room(fake_server: FakeServer) -> None:
 async def test_terminal_play_command_sends_a_chord(fake_server: FakeServer) -> None:
     lines: list[str] = []
     async with PianoClient.connect(fake_server.url) as client:
-        terminal = _Terminal(client, lines.append)
+        terminal = Terminal(client, lines.append)
         terminal.show_room(await client.join("lobby"))
 
         assert await terminal.handle_line("/play 60 64 67\n")

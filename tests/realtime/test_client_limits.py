@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from google.protobuf import json_format
 
 from pianorhythm.asgi import application
-from realtime import codec, quotas
+from realtime import client_core, codec, quotas
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms.models import ChatMessage, Room
 from rooms.passwords import MAX_WRONG_GUESSES, hash_room_password
@@ -38,7 +37,7 @@ async def try_socket(
     communicator.scope["client"] = client
     connected, _ = await communicator.connect(timeout=5)
     assert connected
-    first = json_format.Parse(await communicator.receive_from(5), pb.ServerFrame()).messages[0]
+    first = client_core.decode_server(await communicator.receive_from(5), strict=True)[0]
     if first.WhichOneof("kind") == "welcome":
         opened.append(communicator)
         return "welcome", first.welcome.user

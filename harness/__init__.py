@@ -1,0 +1,1 @@
+"""Real processes for the end-to-end tests and the benchmark (``harness.processes``)."""
