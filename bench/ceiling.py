@@ -1,4 +1,4 @@
-"""The calibration ceiling (DESIGN.md §6): a bare ASGI WebSocket broadcast app.
+"""The calibration ceiling (README, Benchmark): a bare ASGI WebSocket broadcast app.
 
 No Django, no Channels: each frame received on ``/ws/<room>/`` is sent unchanged to every
 other socket of that room in this process. Nothing a real server must do (auth, checks,

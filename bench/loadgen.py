@@ -1,4 +1,4 @@
-"""Open-loop WebSocket load generator for the fan-out benchmark (DESIGN.md §6).
+"""Open-loop WebSocket load generator for the fan-out benchmark (README, Benchmark).
 
 R rooms x C clients; the first S clients of each room are senders, each sending one note batch
 at a fixed rate whatever the replies (open loop). Every client receives; each delivery's

@@ -1,4 +1,4 @@
-"""``make bench``: the fan-out benchmark of DESIGN.md §6, every target in one run.
+"""``make bench``: the fan-out benchmark (README, Benchmark), every target in one run.
 
 Targets, each started here as real processes (a private redis-server on a free port when
 needed, Daphne or uvicorn, all sharing one throwaway VAR_DIR):
@@ -504,7 +504,7 @@ def _failed(report: dict[str, Any]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fan-out benchmark (DESIGN.md §6).")
+    parser = argparse.ArgumentParser(description="Fan-out benchmark (README, Benchmark).")
     parser.add_argument("--targets", default=",".join(t.name for t in TARGETS))
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
