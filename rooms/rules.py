@@ -388,7 +388,8 @@ def _clean_setting(key: str, value: Any, *, is_lobby: bool) -> Any:
         problem = name_problem(value)
         if problem:
             raise ValueError(problem)
-        # Also as it looks: a Cyrillic o, a full-width "lobby" or "l0bby 2" passes for one.
+        # Also as it looks: a Cyrillic o, a full-width "lobby", "l0bby 2" or "lobby─2" (a
+        # symbol or what looks like a dash is dropped) passes for one (docs/security.md).
         if is_lobby_name(value) or _LOBBY_SKELETON_RE.fullmatch(name_skeleton(value)):
             raise ValueError("Names like 'lobby' and 'lobby-2' are reserved for lobbies.")
         return value

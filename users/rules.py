@@ -29,8 +29,9 @@ RESERVED_USERNAMES = frozenset(
 RESERVED_NAMES = RESERVED_USERNAMES | frozenset(
     {"mod", "mods", "staff", "server", "official", "support", "admins", "moderators"}
 )
-# A default guest name ("Guest-1a2b"), as its skeleton ("guestla2b": 1 is l, 0 is o, 5 is s):
-# nobody may choose one and pass for another guest.
+# A default guest name ("Guest-1a2b"), as its skeleton ("guestla2b": 1 is l, 0 is o, 5 is s;
+# the dash, or a symbol or a "ー" in its place, is dropped): nobody may choose one and pass
+# for another guest (docs/security.md, "Names").
 _GUEST_SKELETON_RE = re.compile(r"guest[0-9a-flos]{4}")
 
 # Characters that look like nothing or like a space: Hangul fillers, the braille blank,
@@ -157,10 +158,57 @@ def _confusable_ascii(char: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _looks_like_a_dash(char: str) -> bool:
+    """Whether ``char`` is a dash or, by Unicode's confusables data, looks like one (it or
+    its look-alikes, or theirs): the katakana prolonged sound mark (U+30FC) is an em dash,
+    and the ideograph one (U+4E00), Hangul eu (U+3161) and box drawings' horizontal line are
+    that mark. A dash written vertically (U+FE31, a presentation form) is none, nor is the
+    vertical bar that looks like it."""
+    seen = {char}
+    frontier = [char]
+    for _step in range(3):
+        following: list[str] = []
+        for current in frontier:
+            if unicodedata.category(current) == "Pd":
+                if not unicodedata.decomposition(current).startswith("<vertical>"):
+                    return True
+                continue
+            for homoglyph in confusables.confusables_data.get(current, ()):
+                candidate = str(homoglyph["c"])
+                if len(candidate) == 1 and candidate not in seen:
+                    seen.add(candidate)
+                    following.append(candidate)
+        frontier = following
+    return False
+
+
+def _small_sign(char: str) -> bool:
+    """Whether ``char`` is a symbol written as small raised or lowered letters: the trade
+    mark sign (U+2122) is a raised TM, the service mark a raised SM. It is a sign beside a
+    name, not letters of it, so it is not unfolded into them."""
+    return unicodedata.category(char)[0] == "S" and unicodedata.decomposition(char).startswith(
+        ("<super>", "<sub>")
+    )
+
+
+def _unfold(char: str) -> str:
+    """``char`` decomposed (NFKD); "-" if it, or the one character it unfolds to, looks like
+    a dash on its own. A stroke within a composed syllable is no dash: the eu of 그 is not."""
+    if _small_sign(char):
+        return char
+    unfolded = unicodedata.normalize("NFKD", char)
+    if len(unfolded) == 1 and _looks_like_a_dash(unfolded):
+        return "-"
+    return unfolded
+
+
 def plain_form(name: str) -> str:
     """``name`` decomposed (NFKD: compatibility forms unfolded, accents apart), accents and
-    invisible format characters dropped, look-alikes of other shapes as ASCII, lower case."""
-    text = unicodedata.normalize("NFKD", name)
+    invisible format characters dropped, look-alikes of other shapes as ASCII, lower case.
+    What looks like a dash on its own is "-"; signs written as small letters (™, ℠) stay
+    signs (``_unfold``)."""
+    text = "".join(_unfold(char) for char in name)
     text = "".join(
         _latin_look_alike(char)
         for char in text
@@ -176,11 +224,16 @@ def name_skeleton(name: str) -> str:
     What ``name`` looks like, for telling look-alike names apart (after Unicode TR39's
     skeletons): compatibility forms unfolded (full-width and mathematical letters), letters
     of other scripts mapped to the Latin ones they look like, spaces, marks and separators
-    dropped, case and ASCII look-alikes (rn/m, cl/d, 0/o, I/l/1/i/|) folded, punctuation
-    dropped. Two names look alike when their skeletons are equal."""
+    dropped, case and ASCII look-alikes (rn/m, cl/d, 0/o, I/l/1/i/|) folded, punctuation and
+    symbols dropped: dashes and what looks like one (ー, 一), +, =, ~, ™, ✓ and box drawing
+    are no disguise. A symbol that is a letter or a digit in another shape (a circled M, a
+    squared A, a logical "or" for a v) counts as that letter first. Two names look alike
+    when their skeletons are equal."""
     text = plain_form(name).translate(_STROKES)
     text = "".join(
-        char for char in text if not char.isspace() and unicodedata.category(char)[0] != "P"
+        char
+        for char in text
+        if not char.isspace() and unicodedata.category(char)[0] not in ("P", "S")
     )
     for look_alike, letter in _ASCII_FOLDS:
         text = text.replace(look_alike, letter)

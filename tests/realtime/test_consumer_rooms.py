@@ -794,7 +794,18 @@ async def test_a_room_given_away_changes_owner_and_crown(
 
 
 @pytest.mark.parametrize(
-    "name", ["Moderator", "\u041c\u043ed\u0435r\u0430t\u043er", "\u3164", "\u2800", "Guest-1a2b"]
+    "name",
+    [
+        "Moderator",
+        "\u041c\u043ed\u0435r\u0430t\u043er",
+        "\u3164",
+        "\u2800",
+        "Guest-1a2b",
+        "Guest\u25001a2b",  # box drawings light horizontal
+        "Guest\u30fc1a2b",  # the katakana prolonged sound mark
+        "Guest\u4e001a2b",  # the ideograph one
+        "Guest+1a2b",
+    ],
 )
 async def test_a_guest_cannot_take_a_reserved_or_blank_name(connect: Connect, name: str) -> None:
     guest = await connect()
@@ -814,6 +825,29 @@ async def test_nobody_on_a_socket_can_take_a_look_alike_of_an_accounts_username(
         error = await refused(player, update_profile=pb.UpdateProfile(display_name="\u0430lice"))
         assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
         assert "looks like another player" in error.message
+
+
+async def test_symbols_do_not_disguise_an_accounts_username_on_a_socket(
+    connect_user: ConnectUser, make_user: Any
+) -> None:
+    await in_thread(make_user)("bobsmithexv")
+    member = await connect_user()
+    await member.join()
+    for name in ("bobsmithexv\u2122", "bob\u2219smithexv", "bob+smithexv"):
+        error = await refused(member, update_profile=pb.UpdateProfile(display_name=name))
+        assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT, name
+        assert "looks like another player" in error.message
+
+
+@pytest.mark.parametrize("name", ["lobby\u25002", "lobby\u30fc2", "lobby\u2122", "lobby \u2713"])
+async def test_a_room_made_on_a_socket_cannot_pass_for_a_lobby(
+    connect_user: ConnectUser, name: str
+) -> None:
+    alice = await connect_user()
+    error = await refused(alice, join_room=pb.JoinRoom(room_name=name, create_if_missing=True))
+    assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
+    assert "reserved for lobbies" in error.message
+    assert await stored_room(name) is None
 
 
 async def test_chat_lines_say_who_is_a_guest_and_who_is_staff(

@@ -107,6 +107,19 @@ def test_create_room_refuses_lobby_names(authed_client: Authed) -> None:
     assert "name" in response.json()["fields"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["lobby\u25002", "lobby\u30fc2", "lobby\u23af2", "lobby\u22192", "lobby\u2122", "lobby \u2713"],
+)
+def test_create_room_refuses_names_that_pass_for_a_lobby_with_symbols_or_dashes(
+    authed_client: Authed, name: str
+) -> None:
+    response = authed_client().post("/api/v1/rooms/", {"name": name}, format="json")
+    assert response.status_code == 400
+    assert "reserved for lobbies" in str(response.json()["fields"]["name"])
+    assert not Room.objects.filter(name=name).exists()
+
+
 # --- Retrieve --------------------------------------------------------------------------------
 
 

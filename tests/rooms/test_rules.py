@@ -408,3 +408,28 @@ def test_names_that_pass_for_a_lobby_are_reserved(name: str) -> None:
 @pytest.mark.parametrize("name", ["lobbyist", "Lobby Lounge", "lobby-2x", "Hobby 2"])
 def test_names_that_only_begin_like_a_lobby_are_fine(name: str) -> None:
     assert rules.validate_room_settings({"name": name}) == {"name": name}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "lobby\u25002",  # box drawings light horizontal
+        "lobby\u30fc2",  # the katakana prolonged sound mark
+        "lobby\u23af2",  # horizontal line extension
+        "lobby\u4e002",  # the ideograph one
+        "lobby\u22192",  # a bullet operator
+        "lobby\u2122",  # a trade mark sign
+        "lobby \u2713",  # a check mark
+        "\u2605 lobby \u2605",
+    ],
+)
+def test_symbols_and_dash_like_letters_do_not_disguise_a_lobby(name: str) -> None:
+    errors = _invalid({"name": name})
+    assert "reserved for lobbies" in errors["name"]
+
+
+@pytest.mark.parametrize(
+    "name", ["\u2605 Lobby Lounge \u2605", "\u4e00\u90ce's room", "\u30e9\u30fc\u30e1\u30f3 lobby"]
+)
+def test_rooms_with_symbols_or_dash_like_letters_are_otherwise_fine(name: str) -> None:
+    assert rules.validate_room_settings({"name": name}) == {"name": name}

@@ -4,10 +4,12 @@ page, the admin) and the socket, for accounts and guests alike."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -37,6 +39,26 @@ def test_a_display_name_that_passes_for_another_accounts_username_is_refused(
     assert mallory.display_name == ""
 
 
+@pytest.mark.parametrize("name", ["bobsmithexv\u2122", "bob\u2219smithexv", "bob+smithexv"])
+def test_symbols_do_not_disguise_another_accounts_username(
+    make_user: Callable[..., User], name: str
+) -> None:
+    make_user("bobsmithexv")
+    mallory = make_user("mallory")
+    response = patch_me(mallory, display_name=name)
+    assert response.status_code == 400
+    assert "looks like another player" in str(response.json()["fields"]["display_name"])
+
+
+@pytest.mark.parametrize("name", ["\u4e00\u90ce", "\u30d4\u30a2\u30ce\u30fc", "Ann \u2605"])
+def test_names_with_symbols_or_dash_like_letters_are_otherwise_fine_over_rest(
+    make_user: Callable[..., User], name: str
+) -> None:
+    make_user("bobsmithexv")
+    alice = make_user("alice")
+    assert patch_me(alice, display_name=name).status_code == 200
+
+
 def test_a_player_may_show_their_own_username_in_another_case(
     make_user: Callable[..., User],
 ) -> None:
@@ -45,7 +67,21 @@ def test_a_player_may_show_their_own_username_in_another_case(
 
 
 @pytest.mark.parametrize(
-    "name", ["Moderator", "\u041c\u043ed\u0435r\u0430t\u043er", "\u3164", "Guest-1a2b"]
+    "name",
+    [
+        "Moderator",
+        "\u041c\u043ed\u0435r\u0430t\u043er",
+        "\u3164",
+        "Guest-1a2b",
+        "Guest\u25001a2b",  # box drawings light horizontal
+        "Guest\u23af1a2b",  # horizontal line extension
+        "Guest\u30fc1a2b",  # the katakana prolonged sound mark
+        "Guest\u4e001a2b",  # the ideograph one
+        "Guest+1a2b",
+        "Guest~1a2b",
+        "Guest=1a2b",
+        "admin\u2122",
+    ],
 )
 def test_reserved_and_blank_display_names_are_refused_over_rest(
     make_user: Callable[..., User], name: str
@@ -91,3 +127,13 @@ def test_name_keys_follow_username_changes(make_user: Callable[..., User]) -> No
     user.username = "rnary"
     user.save(update_fields=["username"])
     assert User.objects.get(pk=user.pk).name_key == "mary"
+
+
+def test_a_migration_makes_name_keys_made_before_symbols_were_dropped_again(
+    make_user: Callable[..., User],
+) -> None:
+    user = make_user("bob+smithexv")  # createsuperuser allows "+", registration does not
+    User.objects.filter(pk=user.pk).update(name_key="bob+smlthexv")  # its key before
+    migration = importlib.import_module("users.migrations.0005_name_keys_drop_symbols")
+    migration.refill_name_keys(apps, None)
+    assert User.objects.get(pk=user.pk).name_key == "bobsmlthexv"

@@ -178,3 +178,73 @@ def test_a_colour_is_exactly_a_hex_colour(color: str) -> None:
 @pytest.mark.parametrize("username", ["alice\n", "alice\r\n", "al ice"])
 def test_a_username_with_a_line_break_or_space_is_refused(username: str) -> None:
     assert rules.username_problem(username) is not None
+
+
+# --- symbols and dash-like letters are no disguise (docs/security.md, "Names") ----------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Guest\u25001a2b",  # box drawings light horizontal
+        "Guest\u23af1a2b",  # horizontal line extension
+        "Guest\u30fc1a2b",  # the katakana prolonged sound mark
+        "Guest\u4e001a2b",  # the ideograph one
+        "Guest\u31611a2b",  # Hangul letter eu
+        "Guest+1a2b",
+        "Guest~1a2b",
+        "Guest=1a2b",
+    ],
+)
+def test_names_like_a_guests_in_any_dash_or_symbol_are_refused(name: str) -> None:
+    assert rules.display_name_problem(name) is not None
+
+
+@pytest.mark.parametrize(
+    "name", ["admin\u2122", "Staff\u2120", "mod\u2713", "\u2605admin\u2605", "Moderator \u266a"]
+)
+def test_symbols_beside_a_reserved_name_are_no_disguise(name: str) -> None:
+    assert rules.display_name_problem(name) == "That name is reserved."
+
+
+def test_symbols_and_dash_like_letters_are_no_disguise_in_a_skeleton() -> None:
+    skeleton = rules.name_skeleton
+    plain = skeleton("bobsmithexv")
+    assert skeleton("bobsmithexv\u2122") == plain  # a trade mark sign: TM written small
+    assert skeleton("bob\u2219smithexv") == plain  # a bullet operator
+    assert skeleton("bob+smithexv") == plain
+    assert skeleton("bob\u4e00smithexv") == skeleton("bob\u30fcsmithexv") == plain
+    assert skeleton("bob\u2500smithexv") == skeleton("bob\u23afsmithexv") == plain
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("\u24c2\u24de\u24d3", "mod"),  # circled letters
+        ("\u249cdmin", "admin"),  # a parenthesized a
+        ("\U0001f130dmin", "admin"),  # a squared A
+        ("\u2228ave", "vave"),  # a logical "or" is a v
+    ],
+)
+def test_symbols_that_are_letters_in_another_shape_still_read_as_letters(
+    name: str, plain: str
+) -> None:
+    assert rules.name_skeleton(name) == rules.name_skeleton(plain)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u4e00\u90ce",  # Ichiro
+        "\u5c71\u7530\u4e00\u90ce",
+        "\u30d4\u30a2\u30ce\u30fc",  # piano, with a prolonged sound mark
+        "\u30e9\u30fc\u30e1\u30f3",
+        "\u3161\u3161",
+        "\u2605Ann\u2605",
+        "C\u266f minor",
+        "Guest\u4e00\u53f7",  # "Guest" and a CJK word: not a guest's default name
+        "Ann\u2122",
+    ],
+)
+def test_names_with_symbols_or_dash_like_letters_are_otherwise_fine(name: str) -> None:
+    assert rules.display_name_problem(name) is None
