@@ -21,22 +21,31 @@ _rooms: dict[str, set[Send]] = {}
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
-        # Answers readiness probes.
-        await receive()
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "websocket":
-        return
-    path: str = scope["path"]
+        await _probe(receive, send)
+    elif scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    elif scope["type"] == "websocket":
+        await _websocket(scope["path"], receive, send)
+
+
+async def _probe(receive: Receive, send: Send) -> None:
+    """Answers readiness probes."""
+    await receive()
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _websocket(path: str, receive: Receive, send: Send) -> None:
     parts = [p for p in path.split("/") if p]
     if len(parts) != 2 or parts[0] != "ws":
         await receive()
@@ -51,18 +60,22 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 await send({"type": "websocket.accept"})
                 members.add(send)
             elif kind == "websocket.receive":
-                text = message.get("text")
-                out = (
-                    {"type": "websocket.send", "text": text}
-                    if text is not None
-                    else {"type": "websocket.send", "bytes": message.get("bytes")}
-                )
-                for other in list(members):
-                    if other is not send:
-                        await other(out)
+                await _broadcast(members, send, message)
             elif kind == "websocket.disconnect":
                 return
     finally:
         members.discard(send)
         if not members:
             _rooms.pop(parts[1], None)
+
+
+async def _broadcast(members: set[Send], sender: Send, message: MutableMapping[str, Any]) -> None:
+    text = message.get("text")
+    out = (
+        {"type": "websocket.send", "text": text}
+        if text is not None
+        else {"type": "websocket.send", "bytes": message.get("bytes")}
+    )
+    for other in list(members):
+        if other is not sender:
+            await other(out)

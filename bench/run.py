@@ -503,6 +503,33 @@ def _failed(report: dict[str, Any]) -> bool:
     return any("error" in part for part in parts)
 
 
+def _run_all(
+    bench: Bench, args: argparse.Namespace, targets: list[Target], report: dict[str, Any]
+) -> None:
+    """Every measurement in turn, into ``report``; one that fails is reported, not fatal."""
+    for target in targets:
+        try:
+            report["targets"].append(run_target(bench, target))
+        except Exception as exc:
+            bench.log(f"{target.name} failed: {exc}")
+            report["targets"].append({"target": target.name, "error": str(exc)})
+    counts = [int(c) for c in args.memory.split(",") if c.strip()]
+    for target in (Target("project-memory", "project"), Target("ceiling-daphne", "ceiling")):
+        if not counts:
+            break
+        try:
+            report["memory"].append(run_memory(bench, target, counts))
+        except Exception as exc:
+            bench.log(f"memory {target.name} failed: {exc}")
+            report["memory"].append({"target": target.name, "error": str(exc)})
+    if not args.no_slow:
+        try:
+            report["slow_consumer"] = run_slow_consumer(bench)
+        except Exception as exc:
+            bench.log(f"slow consumer failed: {exc}")
+            report["slow_consumer"] = {"error": str(exc)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fan-out benchmark (README, Benchmark).")
     parser.add_argument("--targets", default=",".join(t.name for t in TARGETS))
@@ -547,29 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": [],
     }
     try:
-        for name in wanted:
-            try:
-                report["targets"].append(run_target(bench, known[name]))
-            except Exception as exc:
-                bench.log(f"{name} failed: {exc}")
-                report["targets"].append({"target": name, "error": str(exc)})
-        counts = [int(c) for c in args.memory.split(",") if c.strip()]
-        if counts:
-            for target in (
-                Target("project-memory", "project"),
-                Target("ceiling-daphne", "ceiling"),
-            ):
-                try:
-                    report["memory"].append(run_memory(bench, target, counts))
-                except Exception as exc:
-                    bench.log(f"memory {target.name} failed: {exc}")
-                    report["memory"].append({"target": target.name, "error": str(exc)})
-        if not args.no_slow:
-            try:
-                report["slow_consumer"] = run_slow_consumer(bench)
-            except Exception as exc:
-                bench.log(f"slow consumer failed: {exc}")
-                report["slow_consumer"] = {"error": str(exc)}
+        _run_all(bench, args, [known[name] for name in wanted], report)
     finally:
         if bench.redis is not None:
             bench.redis.stop()

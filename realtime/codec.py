@@ -197,6 +197,16 @@ def _note_batch_from_json(batch: object) -> pb.ClientMessage:
         raise _bad_batch(".notes must be an array")
     if len(notes) > MAX_NOTES_PER_BATCH:
         raise _bad_batch(f".notes holds at most {MAX_NOTES_PER_BATCH} events")
+    message = pb.ClientMessage()
+    built = message.note_batch
+    built.SetInParent()
+    built.start_time = _batch_start(batch)
+    for index, note in enumerate(notes):
+        built.notes.add(**_note_fields(index, note))
+    return message
+
+
+def _batch_start(batch: dict[str, object]) -> float:
     start = batch.get("startTime", batch.get("start_time", 0))
     # Protobuf's JSON spells the doubles JSON has no number for as strings (validation then
     # refuses them as a start time, with its own message).
@@ -204,26 +214,24 @@ def _note_batch_from_json(batch: object) -> pb.ClientMessage:
     twice = "startTime" in batch and "start_time" in batch
     if not isinstance(start, int | float) or isinstance(start, bool) or twice:
         raise _bad_batch(".startTime must be one number")
-    message = pb.ClientMessage()
-    built = message.note_batch
-    built.SetInParent()
-    built.start_time = start
-    for index, note in enumerate(notes):
-        if not isinstance(note, dict):
-            raise _bad_batch(f".notes[{index}] must be an object")
-        fields: dict[str, int] = {}
-        for key, raw in note.items():
-            field = _NOTE_FIELDS.get(key)
-            if field is None or field in fields:
-                raise _bad_batch(f".notes[{index}] has an unknown or repeated field")
-            value = _NOTE_TYPES.get(raw, -1) if field == "type" and type(raw) is str else raw
-            if type(value) is not int or not 0 <= value < _UINT32_LIMIT:
-                raise _bad_batch(f".notes[{index}].{key} must be a whole number or a type name")
-            if field == "type" and value not in _NOTE_TYPE_NUMBERS:
-                raise _bad_batch(f".notes[{index}].type is not a note event type")
-            fields[field] = value
-        built.notes.add(**fields)
-    return message
+    return start
+
+
+def _note_fields(index: int, note: object) -> dict[str, int]:
+    if not isinstance(note, dict):
+        raise _bad_batch(f".notes[{index}] must be an object")
+    fields: dict[str, int] = {}
+    for key, raw in note.items():
+        field = _NOTE_FIELDS.get(key)
+        if field is None or field in fields:
+            raise _bad_batch(f".notes[{index}] has an unknown or repeated field")
+        value = _NOTE_TYPES.get(raw, -1) if field == "type" and type(raw) is str else raw
+        if type(value) is not int or not 0 <= value < _UINT32_LIMIT:
+            raise _bad_batch(f".notes[{index}].{key} must be a whole number or a type name")
+        if field == "type" and value not in _NOTE_TYPE_NUMBERS:
+            raise _bad_batch(f".notes[{index}].type is not a note event type")
+        fields[field] = value
+    return fields
 
 
 def _first_line(exc: Exception) -> str:

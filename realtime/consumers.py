@@ -227,22 +227,8 @@ class PianoConsumer(AsyncConsumer):
             return
         now = time.monotonic()
         session.last_seen = now
-        share = session.share
-        verdict = session.flood.check(
-            now, quotas.frame_cost(size), share.frames if share is not None else None
-        )
-        if verdict is FloodVerdict.CLOSE:
-            metrics.rate_limited("FLOOD")
-            await session.close(CloseCode.FLOOD)
+        if not await self._admit_frame(session, size, now):
             return
-        if verdict is FloodVerdict.DROP:
-            metrics.rate_limited("FLOOD")
-            # One RATE_LIMITED per run of dropped frames: answering each would echo the flood.
-            if not session.flood_noticed:
-                session.flood_noticed = True
-                session.send(codec.error_message("RATE_LIMITED", "Too many messages; slow down."))
-            return
-        session.flood_noticed = False
         try:
             client_message = codec.decode_client(session.encoding, text, data)
         except ProtocolError as exc:
@@ -252,6 +238,31 @@ class PianoConsumer(AsyncConsumer):
                 return
             session.send(codec.error_message(exc.code, exc.message))
             return
+        await self._carry_out(session, client_message)
+
+    async def _admit_frame(self, session: PlayerSession, size: int, now: float) -> bool:
+        """Whether the socket's and the player's frame budgets let this frame in; a flood is
+        dropped (one RATE_LIMITED a run) and a sustained one closed (4429)."""
+        share = session.share
+        verdict = session.flood.check(
+            now, quotas.frame_cost(size), share.frames if share is not None else None
+        )
+        if verdict is FloodVerdict.CLOSE:
+            metrics.rate_limited("FLOOD")
+            await session.close(CloseCode.FLOOD)
+            return False
+        if verdict is FloodVerdict.DROP:
+            metrics.rate_limited("FLOOD")
+            # One RATE_LIMITED per run of dropped frames: answering each would echo the flood.
+            if not session.flood_noticed:
+                session.flood_noticed = True
+                session.send(codec.error_message("RATE_LIMITED", "Too many messages; slow down."))
+            return False
+        session.flood_noticed = False
+        return True
+
+    async def _carry_out(self, session: PlayerSession, client_message: pb.ClientMessage) -> None:
+        """Run the message's handler; every failure becomes an error to this socket."""
         request = client_message.WhichOneof("kind") or ""
         metrics.message_received(request)
         try:

@@ -455,38 +455,10 @@ def _moderate(
     room = _live_room(session, room_id)
     actor = session.actor
     target_id = move.target_user_id
-    duration = move.duration_seconds or None
     if move.action == pb.MODERATION_ACTION_BAN:
-        if is_guest_id(target_id):
-            ban = rooms.ban_from_room(
-                actor,
-                room,
-                guest_id=target_id,
-                guest_name=target.username if target else "",
-                guest_address_key=target.address_key if target else "",
-                duration_seconds=duration,
-                reason=move.reason,
-                source=SOURCE,
-            )
-        else:
-            ban = rooms.ban_from_room(
-                actor,
-                room,
-                target_user=_account(target_id),
-                duration_seconds=duration,
-                reason=move.reason,
-                source=SOURCE,
-            )
-        return ban.expires_at.timestamp() * 1000.0 if ban.expires_at else 0.0
+        return _ban(actor, room, move, target)
     if move.action == pb.MODERATION_ACTION_UNBAN:
-        if is_guest_id(target_id):
-            rooms.unban_from_room(
-                actor, room, guest_id=target_id, reason=move.reason, source=SOURCE
-            )
-        else:
-            rooms.unban_from_room(
-                actor, room, target_user=_account(target_id), reason=move.reason, source=SOURCE
-            )
+        _unban(actor, room, move)
         return 0.0
     if move.action == pb.MODERATION_ACTION_GIVE_OWNERSHIP:
         if is_guest_id(target_id):
@@ -501,13 +473,56 @@ def _moderate(
         return 0.0
     if move.action == pb.MODERATION_ACTION_MUTE:
         action = rooms.mute_in_room(
-            actor, room, target_actor, duration_seconds=duration, reason=move.reason, source=SOURCE
+            actor,
+            room,
+            target_actor,
+            duration_seconds=move.duration_seconds or None,
+            reason=move.reason,
+            source=SOURCE,
         )
         return action.expires_at.timestamp() * 1000.0 if action.expires_at else 0.0
     if move.action == pb.MODERATION_ACTION_UNMUTE:
         rooms.unmute_in_room(actor, room, target_actor, reason=move.reason, source=SOURCE)
         return 0.0
     raise InvalidArgumentError("Unknown moderation action.")
+
+
+def _ban(actor: rules.Actor, room: Room, move: pb.Moderate, target: MemberRecord | None) -> float:
+    """Ban a guest (and the address it joined from) or an account; returns when it ends."""
+    duration = move.duration_seconds or None
+    if is_guest_id(move.target_user_id):
+        ban = rooms.ban_from_room(
+            actor,
+            room,
+            guest_id=move.target_user_id,
+            guest_name=target.username if target else "",
+            guest_address_key=target.address_key if target else "",
+            duration_seconds=duration,
+            reason=move.reason,
+            source=SOURCE,
+        )
+    else:
+        ban = rooms.ban_from_room(
+            actor,
+            room,
+            target_user=_account(move.target_user_id),
+            duration_seconds=duration,
+            reason=move.reason,
+            source=SOURCE,
+        )
+    return ban.expires_at.timestamp() * 1000.0 if ban.expires_at else 0.0
+
+
+def _unban(actor: rules.Actor, room: Room, move: pb.Moderate) -> None:
+    if is_guest_id(move.target_user_id):
+        rooms.unban_from_room(
+            actor, room, guest_id=move.target_user_id, reason=move.reason, source=SOURCE
+        )
+    else:
+        target_user = _account(move.target_user_id)
+        rooms.unban_from_room(
+            actor, room, target_user=target_user, reason=move.reason, source=SOURCE
+        )
 
 
 def _account(user_id: str) -> User:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -369,49 +369,77 @@ def validate_room_settings(changes: Mapping[str, Any], *, is_lobby: bool = False
 
 def _clean_setting(key: str, value: Any, *, is_lobby: bool) -> Any:
     if key in BOOLEAN_SETTINGS:
-        flag = _bool(value)
-        if is_lobby and key in ("is_public", "persistent") and not flag:
-            raise ValueError("Lobbies are always public and persistent.")
-        return flag
-    if key == "max_members":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("Must be a whole number.")
-        top = LOBBY_MAX_MEMBERS if is_lobby else MAX_MEMBERS
-        if not MIN_MEMBERS <= value <= top:
-            raise ValueError(f"Must be between {MIN_MEMBERS} and {top}.")
-        return value
-    if not isinstance(value, str):
+        return _clean_flag(key, value, is_lobby)
+    rule = _SETTING_RULES.get(key)
+    if rule is None:
+        # On/off settings need no rule of their own; what text or number a new setting takes
+        # does (tests/rooms/test_room_settings.py checks that every setting has one).
+        raise NotImplementedError(f"No rule checks the room setting {key!r}.")
+    if key != "max_members" and not isinstance(value, str):
         raise ValueError("Must be text.")
-    if key == "name":
-        if is_lobby:
-            raise ValueError("Lobbies cannot be renamed.")
-        problem = name_problem(value)
-        if problem:
-            raise ValueError(problem)
-        # Also as it looks: a Cyrillic o, a full-width "lobby", "l0bby 2" or "lobby─2" (a
-        # symbol or what looks like a dash is dropped) passes for one (docs/security.md).
-        if is_lobby_name(value) or _LOBBY_SKELETON_RE.fullmatch(name_skeleton(value)):
-            raise ValueError("Names like 'lobby' and 'lobby-2' are reserved for lobbies.")
-        return value
-    if key == "welcome_message":
-        if len(value) > WELCOME_MAX_LENGTH:
-            raise ValueError(f"At most {WELCOME_MAX_LENGTH} characters.")
-        if _has_control(value, allow_newlines=True):
-            raise ValueError("The message contains control or direction-changing characters.")
-        return value.strip()
-    if key == "color":
-        if not _COLOR_RE.fullmatch(value):
-            raise ValueError("Use a colour like #1a2b3c.")
-        return value.lower()
-    if key == "password":
-        if len(value) > PASSWORD_MAX_LENGTH:
-            raise ValueError(f"At most {PASSWORD_MAX_LENGTH} characters.")
-        if is_lobby and value:
-            raise ValueError("Lobbies cannot have a password.")
-        return value
-    # On/off settings need no rule of their own; what text or number a new setting takes
-    # does (tests/rooms/test_room_settings.py checks that every setting has one).
-    raise NotImplementedError(f"No rule checks the room setting {key!r}.")
+    return rule(value, is_lobby)
+
+
+def _clean_flag(key: str, value: Any, is_lobby: bool) -> bool:
+    flag = _bool(value)
+    if is_lobby and key in ("is_public", "persistent") and not flag:
+        raise ValueError("Lobbies are always public and persistent.")
+    return flag
+
+
+def _clean_max_members(value: Any, is_lobby: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("Must be a whole number.")
+    top = LOBBY_MAX_MEMBERS if is_lobby else MAX_MEMBERS
+    if not MIN_MEMBERS <= value <= top:
+        raise ValueError(f"Must be between {MIN_MEMBERS} and {top}.")
+    return value
+
+
+def _clean_name(value: str, is_lobby: bool) -> str:
+    if is_lobby:
+        raise ValueError("Lobbies cannot be renamed.")
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    # Also as it looks: a Cyrillic o, a full-width "lobby", "l0bby 2" or "lobby─2" (a
+    # symbol or what looks like a dash is dropped) passes for one (docs/security.md).
+    if is_lobby_name(value) or _LOBBY_SKELETON_RE.fullmatch(name_skeleton(value)):
+        raise ValueError("Names like 'lobby' and 'lobby-2' are reserved for lobbies.")
+    return value
+
+
+def _clean_welcome_message(value: str, is_lobby: bool) -> str:
+    if len(value) > WELCOME_MAX_LENGTH:
+        raise ValueError(f"At most {WELCOME_MAX_LENGTH} characters.")
+    if _has_control(value, allow_newlines=True):
+        raise ValueError("The message contains control or direction-changing characters.")
+    return value.strip()
+
+
+def _clean_color(value: str, is_lobby: bool) -> str:
+    if not _COLOR_RE.fullmatch(value):
+        raise ValueError("Use a colour like #1a2b3c.")
+    return value.lower()
+
+
+def _clean_password(value: str, is_lobby: bool) -> str:
+    if len(value) > PASSWORD_MAX_LENGTH:
+        raise ValueError(f"At most {PASSWORD_MAX_LENGTH} characters.")
+    if is_lobby and value:
+        raise ValueError("Lobbies cannot have a password.")
+    return value
+
+
+#: The rule of each setting that is not a plain on/off flag: ``(value, is_lobby)`` to the
+#: cleaned value, or ValueError saying what is wrong.
+_SETTING_RULES: dict[str, Callable[[Any, bool], Any]] = {
+    "max_members": _clean_max_members,
+    "name": _clean_name,
+    "welcome_message": _clean_welcome_message,
+    "color": _clean_color,
+    "password": _clean_password,
+}
 
 
 # --- Chat -----------------------------------------------------------------------------------
