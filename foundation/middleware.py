@@ -34,7 +34,10 @@ def null_character_refusal(request: HttpRequest) -> HttpResponseBase | None:
     return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
 
 
-class RefuseNullCharactersMiddleware:
+class HybridMiddleware:
+    """A middleware that runs as its chain does, sync or async, without a thread hop: the
+    subclass gives ``__call__`` (sync) and ``__acall__`` (async)."""
+
     sync_capable = True
     async_capable = True
 
@@ -44,6 +47,11 @@ class RefuseNullCharactersMiddleware:
         if self.is_async:
             markcoroutinefunction(self)
 
+    def __call__(self, request: HttpRequest) -> Any:
+        raise NotImplementedError
+
+
+class RefuseNullCharactersMiddleware(HybridMiddleware):
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)

@@ -11,13 +11,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
+from foundation.middleware import HybridMiddleware
 from observability.logs import log_context, set_user_resolver
 from observability.redaction import redact
 
@@ -28,9 +27,6 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
 # The access log keeps the name it had when this lived in analytics: log filters and
 # dashboards select its lines by it.
 access_logger = logging.getLogger("analytics.access")
-
-Handler = Callable[[HttpRequest], HttpResponseBase]
-AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
 def request_id_for(request: HttpRequest) -> str:
@@ -76,16 +72,7 @@ def _log_access(request: HttpRequest, response: HttpResponseBase, started: float
     )
 
 
-class RequestContextMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Handler | AsyncHandler) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
+class RequestContextMiddleware(HybridMiddleware):
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
