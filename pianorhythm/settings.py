@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that gets no database connection from the pool in time: 503, not 500.
+    "foundation.database.DatabaseBusyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its 429 (users.lockout).
     "axes.middleware.AxesMiddleware",
@@ -113,14 +115,30 @@ TEMPLATES = [
 # PostgreSQL through psycopg 3. Tests use a SQLite *file*: async tests cannot share an
 # in-memory database between threads.
 DATABASE_URL = env_str("DATABASE_URL")
+# Connections one process may hold on PostgreSQL, and how long a request waits for one of
+# them before it is answered 503 (foundation.database). Several instances share the
+# server's max_connections (100 by default): instances x DATABASE_POOL_SIZE must fit.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10, minimum=1)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0)
+if not 0.1 <= DATABASE_POOL_TIMEOUT <= 60.0:
+    raise ImproperlyConfigured("DATABASE_POOL_TIMEOUT must be between 0.1 and 60")
+if env_str("DATABASE_CONN_MAX_AGE") not in ("", "0"):
+    # Under ASGI every request runs in a thread of its own, and a kept connection stays with
+    # its thread: they piled up until PostgreSQL refused new clients (docs/operations.md).
+    raise ImproperlyConfigured(
+        "DATABASE_CONN_MAX_AGE is no longer supported: PostgreSQL connections come from a "
+        "pool of DATABASE_POOL_SIZE; unset it"
+    )
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-            conn_health_checks=True,
-        )
-    }
+    # Never kept past a request: see DATABASE_CONN_MAX_AGE above. The pool reuses them.
+    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _database.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DATABASE_POOL_SIZE),
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+        }
+    DATABASES = {"default": _database}
 else:
     devkeys.private_directory(VAR_DIR)
     DATABASES = {

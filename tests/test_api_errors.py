@@ -4,10 +4,12 @@ WARNING without a traceback, never an ERROR that pages someone (hardening review
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 
 
@@ -57,3 +59,48 @@ def test_an_unknown_api_path_is_a_json_404(db: None, production: None) -> None:
     assert response.status_code == 404
     assert response.json() == {"code": "NOT_FOUND", "message": "There is nothing here."}
     assert Client().get("/no/such/page").status_code == 404  # pages keep their HTML page
+
+
+# --- No database connection in time (foundation.database) -----------------------------------
+
+
+def _pool_gave_up() -> Exception:
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    # As Django raises it: its own OperationalError, caused by the driver's.
+    try:
+        try:
+            raise PoolTimeout("couldn't get a connection after 5.00 sec")
+        except PoolTimeout as exc:
+            raise OperationalError(str(exc)) from exc
+    except OperationalError as wrapped:
+        return wrapped
+
+
+def test_a_request_that_gets_no_connection_is_a_503_in_the_api_shape(rf: Any) -> None:
+    from foundation.database import DatabaseBusyMiddleware
+
+    middleware = DatabaseBusyMiddleware(lambda request: HttpResponse())
+    response = middleware.process_exception(rf.get("/api/v1/rooms/"), _pool_gave_up())
+    assert response is not None
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert json.loads(response.content) == {
+        "code": "UNAVAILABLE",
+        "message": "The server is busy; try again in a moment.",
+        "retry_after": 1,
+    }
+    page = middleware.process_exception(rf.get("/rooms/"), _pool_gave_up())
+    assert page is not None
+    assert page.status_code == 503
+    assert page["Content-Type"].startswith("text/plain")
+
+
+def test_other_database_errors_are_left_alone(rf: Any) -> None:
+    from django.db import OperationalError
+
+    from foundation.database import DatabaseBusyMiddleware
+
+    middleware = DatabaseBusyMiddleware(lambda request: HttpResponse())
+    assert middleware.process_exception(rf.get("/api/v1/rooms/"), OperationalError("x")) is None

@@ -129,3 +129,27 @@ def test_an_existing_world_readable_database_is_made_private(tmp_path: Path) -> 
     result = _manage(["migrate", "-v", "0"], {"VAR_DIR": str(var_dir), "DEBUG": "1"})
     assert result.returncode == 0, result.stderr
     assert database.stat().st_mode & 0o777 == 0o600
+
+
+def test_postgresql_connections_come_from_a_bounded_pool(tmp_path: Path) -> None:
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(d['CONN_MAX_AGE'], sorted(d['OPTIONS']['pool'].items()))"
+    )
+    env = {
+        "DEBUG": "1",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/piano",
+        "DATABASE_POOL_SIZE": "7",
+        "DATABASE_POOL_TIMEOUT": "2.5",
+    }
+    result = _manage(["shell", "-v", "0", "-c", code], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 [('max_size', 7), ('min_size', 2), ('timeout', 2.5)]"
+
+
+def test_kept_connections_are_refused(tmp_path: Path) -> None:
+    env = {"DEBUG": "1", "VAR_DIR": str(tmp_path / "var"), "DATABASE_CONN_MAX_AGE": "60"}
+    result = _manage(["check"], env)
+    assert result.returncode != 0
+    assert "DATABASE_CONN_MAX_AGE" in result.stderr

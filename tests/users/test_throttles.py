@@ -4,10 +4,17 @@ client (hardening 3, 7)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connections
 from rest_framework.test import APIClient
 
 from observability.throttles import client_ident
@@ -66,3 +73,107 @@ def test_a_request_is_counted_by_its_clients_address(
     behind_a_proxy: None, rf: Any, meta: dict[str, str], ident: str
 ) -> None:
     assert client_ident(rf.get("/", **meta)) == ident
+
+
+# --- Counting under concurrency --------------------------------------------------------------
+# DRF's throttles read a client's history and write it back: requests sent at once all read
+# the same history and all pass. A limit must hold however the requests arrive.
+
+
+class SlowLocMemCache(LocMemCache):
+    """The in-process cache, answering each call after a moment as Redis across a network
+    does: other requests run meanwhile, so a read-then-write race shows on every run."""
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(CACHE_LATENCY)
+        return super().get(*args, **kwargs)
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        time.sleep(CACHE_LATENCY)
+        super().set(*args, **kwargs)
+
+    def add(self, *args: Any, **kwargs: Any) -> bool:
+        time.sleep(CACHE_LATENCY)
+        return super().add(*args, **kwargs)
+
+    def incr(self, *args: Any, **kwargs: Any) -> int:
+        time.sleep(CACHE_LATENCY)
+        return super().incr(*args, **kwargs)
+
+
+CACHE_LATENCY = 0.002
+
+
+@pytest.fixture
+def slow_cache(settings: Any) -> Iterator[None]:
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": f"{__name__}.SlowLocMemCache", "LOCATION": "slow-limits"},
+    }
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+def _at_once(count: int, send: Callable[[int], Any]) -> list[Any]:
+    """``send(0..count-1)``, each in its own thread, all released together; the responses."""
+    start = threading.Barrier(count)
+
+    def one(n: int) -> Any:
+        start.wait()
+        try:
+            return send(n)
+        finally:
+            connections.close_all()  # this thread's connection, not left open (PostgreSQL)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _statuses(responses: list[Any]) -> Counter[int]:
+    return Counter(int(response.status_code) for response in responses)
+
+
+def _assert_refusals_are_rate_limited(responses: list[Any]) -> None:
+    for response in responses:
+        if response.status_code == 429:
+            assert response.json()["code"] == "RATE_LIMITED"
+            assert response.json()["retry_after"] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("slow_cache")
+def test_registrations_sent_at_once_from_one_address_stop_at_the_limit() -> None:
+    def register(n: int) -> Any:
+        body = {"username": f"burst{n}", "password": "short"}  # refused: only the budget counts
+        return APIClient().post("/api/v1/auth/register", body, format="json")
+
+    responses = _at_once(32, register)
+    assert _statuses(responses) == {400: 10, 429: 22}  # ten registrations an hour per address
+    _assert_refusals_are_rate_limited(responses)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("slow_cache")
+def test_tickets_requested_at_once_stop_at_the_limit(make_user: Callable[..., User]) -> None:
+    user = make_user()
+
+    def ticket(n: int) -> Any:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client.post("/api/v1/realtime/tickets")
+
+    responses = _at_once(80, ticket)
+    assert _statuses(responses) == {201: 30, 429: 50}  # thirty tickets a minute
+    _assert_refusals_are_rate_limited(responses)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("slow_cache")
+def test_anonymous_reads_sent_at_once_stop_at_the_limit() -> None:
+    def rooms(n: int) -> Any:
+        return APIClient().get("/api/v1/rooms/")
+
+    responses = _at_once(200, rooms)
+    assert _statuses(responses) == {200: 120, 429: 80}  # 120 a minute without an account
+    _assert_refusals_are_rate_limited(responses)
