@@ -10,10 +10,12 @@ without a traceback (docs/operations.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from psycopg_pool import PoolTimeout, TooManyRequests
+
+from foundation.middleware import HybridMiddleware
 
 logger = logging.getLogger("pianorhythm.database")
 
@@ -48,18 +50,18 @@ def busy_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class DatabaseBusyMiddleware:
+class DatabaseBusyMiddleware(HybridMiddleware):
     """Turns the pool's giving up in a view (DRF's included: its handler passes the error
     on) into the 503 of ``busy_response``; any other error goes on as before."""
 
-    sync_capable = True
-    async_capable = False
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
         return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         return busy_response(request) if pool_exhausted(exception) else None
