@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.db.models import Model
@@ -10,20 +10,22 @@ from django.http import HttpRequest
 
 from analytics.models import DailyActivity, Event, RoomStats, UserStats
 
+_ModelT = TypeVar("_ModelT", bound=Model)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(admin.ModelAdmin[_ModelT]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return False
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ReadOnlyAdmin[Event]):
     list_display = ["created_at", "kind", "user", "guest_id", "room_name"]
     list_filter = ["kind"]
     list_select_related = ["user"]
@@ -33,7 +35,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UserStats)
-class UserStatsAdmin(ReadOnlyAdmin):
+class UserStatsAdmin(ReadOnlyAdmin[UserStats]):
     list_display = [
         "user",
         "notes_played",
@@ -49,14 +51,14 @@ class UserStatsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RoomStats)
-class RoomStatsAdmin(ReadOnlyAdmin):
+class RoomStatsAdmin(ReadOnlyAdmin[RoomStats]):
     list_display = ["room_name", "room_id", "peak_members", "notes", "messages", "updated_at"]
     search_fields = ["room_name"]
     ordering = ["-notes"]
 
 
 @admin.register(DailyActivity)
-class DailyActivityAdmin(ReadOnlyAdmin):
+class DailyActivityAdmin(ReadOnlyAdmin[DailyActivity]):
     list_display = ["date", "who", "notes", "messages", "seconds", "joins"]
     list_select_related = ["user"]
     list_filter = [("user", admin.EmptyFieldListFilter)]

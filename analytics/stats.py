@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Model, Q
@@ -35,6 +34,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from analytics.models import DailyActivity, Event, RoomStats, UserStats
+from foundation.db import database_sync_to_async
 from users.models import User
 
 logger = logging.getLogger(__name__)

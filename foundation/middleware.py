@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse
@@ -61,4 +61,6 @@ class RefuseNullCharactersMiddleware(HybridMiddleware):
         refusal = null_character_refusal(request)
         if refusal is not None:
             return refusal
-        return await self.get_response(request)  # type: ignore[misc]
+        # is_async: Django gave an async get_response (a coroutine function) to this instance.
+        get_response = cast(AsyncHandler, self.get_response)
+        return await get_response(request)

@@ -9,7 +9,7 @@ from moderation.models import ModerationAction
 
 
 @admin.register(ModerationAction)
-class ModerationActionAdmin(admin.ModelAdmin):
+class ModerationActionAdmin(admin.ModelAdmin[ModerationAction]):
     """The audit log: readable by moderators, written only by the services."""
 
     list_display = [

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -23,6 +24,10 @@ from pianorhythm.env import env_bool, env_float, env_int, env_list, env_str, req
 
 # Settings import no app: only pianorhythm.env and pianorhythm.devkeys, and the foundation and
 # observability packages, which import no app either (the contracts in pyproject.toml).
+
+# Django's admin classes, model forms and class-based views are generic in django-stubs but not
+# at run time: this lets ``admin.ModelAdmin[Room]`` and the like be subscripted as base classes.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))

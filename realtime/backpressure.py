@@ -11,13 +11,23 @@ outbox does the same job and no probe is needed.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Protocol
+
+
+class _TwistedTransport(Protocol):
+    """What the probe reads of a Twisted ``FileDescriptor`` transport (Twisted is untyped)."""
+
+    dataBuffer: bytes  # noqa: N815 - Twisted's name
+    offset: int
+    _tempDataLen: int  # noqa: N815 - Twisted's name
+
+    def abortConnection(self) -> None: ...  # noqa: N802 - Twisted's name
 
 
 class TransportProbe:
     """The write backlog of one Twisted transport, and a way to drop it at once."""
 
-    def __init__(self, transport: Any) -> None:
+    def __init__(self, transport: _TwistedTransport) -> None:
         self._transport = transport
 
     def backlog(self) -> int:

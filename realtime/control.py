@@ -12,8 +12,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
-
+from foundation.db import database_sync_to_async
 from realtime import lifecycle
 from realtime.closing import CloseCode
 from realtime.events import (

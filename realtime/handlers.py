@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from analytics import stats
+from foundation.db import database_sync_to_async
 from foundation.exceptions import DomainError, InvalidArgumentError, UnauthenticatedError
 from moderation.models import ModerationAction
 from observability import metrics

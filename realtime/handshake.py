@@ -19,13 +19,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+from foundation.db import database_sync_to_async
 from observability.access import client_address as forwarded_client_address
 from realtime import tickets
 from realtime.identity import Identity, address_key, guest_identity

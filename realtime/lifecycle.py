@@ -12,10 +12,10 @@ import logging
 import time
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from analytics import stats
+from foundation.db import database_sync_to_async
 from observability import metrics
 from observability.logs import bind_log_context
 from realtime import tasks

@@ -53,7 +53,7 @@ def _acting_user(request: HttpRequest) -> User:
 # --- Bans --------------------------------------------------------------------------------
 
 
-class RoomBanForm(forms.ModelForm):
+class RoomBanForm(forms.ModelForm[RoomBan]):
     """Subject, duration and reason of a ban; ``expires_at`` is computed by the service."""
 
     duration = forms.ChoiceField(
@@ -147,7 +147,7 @@ def _unban_through_service(request: HttpRequest, ban: RoomBan) -> None:
         )
 
 
-class RoomBanInline(admin.TabularInline):
+class RoomBanInline(admin.TabularInline[RoomBan, Room]):
     model = RoomBan
     form = RoomBanForm
     fields = ["user", "guest_id", "duration", "reason", "expires_at", "banned_by"]
@@ -164,7 +164,7 @@ class RoomBanInline(admin.TabularInline):
 
 
 @admin.register(RoomBan)
-class RoomBanAdmin(admin.ModelAdmin):
+class RoomBanAdmin(admin.ModelAdmin[RoomBan]):
     form = RoomBanForm
     list_display = ["room", "subject", "reason", "created_at", "expires_at", "banned_by"]
     list_select_related = ["room", "user", "banned_by"]
@@ -204,7 +204,7 @@ class RoomBanAdmin(admin.ModelAdmin):
 # --- Rooms ------------------------------------------------------------------------------
 
 
-class RoomAdminForm(forms.ModelForm):
+class RoomAdminForm(forms.ModelForm[Room]):
     new_password = forms.CharField(
         required=False,
         strip=False,
@@ -252,7 +252,7 @@ def close_rooms(modeladmin: RoomAdmin, request: HttpRequest, queryset: QuerySet[
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(admin.ModelAdmin[Room]):
     form = RoomAdminForm
     list_display = [
         "name",
@@ -353,7 +353,7 @@ class RoomAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChatMessage)
-class ChatMessageAdmin(admin.ModelAdmin):
+class ChatMessageAdmin(admin.ModelAdmin[ChatMessage]):
     list_display = ["room", "display_name", "text", "sent_at"]
     list_select_related = ["room"]
     search_fields = ["text", "display_name", "room__name"]

@@ -13,7 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from rooms import rules
+from rooms import room_settings, rules
 from rooms.room_settings import BOOLEAN_SETTINGS, SETTINGS_BY_NAME
 from users.guests import GUEST_COOKIE, guest_cookie_value, guest_id_from_cookie, new_guest_id
 
@@ -46,12 +46,12 @@ def give_guest_id(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 def _page_context(request: HttpRequest) -> dict[str, object]:
     return {
         "room_limits": {
-            "min_members": rules.MIN_MEMBERS,
-            "max_members": rules.MAX_MEMBERS,
+            "min_members": room_settings.MIN_MEMBERS,
+            "max_members": room_settings.MAX_MEMBERS,
             "name_max": rules.NAME_MAX_LENGTH,
             "chat_max": rules.CHAT_MAX_LENGTH,
-            "welcome_max": rules.WELCOME_MAX_LENGTH,
-            "password_max": rules.PASSWORD_MAX_LENGTH,
+            "welcome_max": room_settings.WELCOME_MAX_LENGTH,
+            "password_max": room_settings.PASSWORD_MAX_LENGTH,
         },
     }
 

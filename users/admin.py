@@ -61,7 +61,7 @@ def _actor(request: HttpRequest) -> User:
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     form = AdminUserChangeForm
     add_form = AdminUserCreationForm
     list_display = ("username", "display_name", "role", "banned_until", "is_active", "date_joined")

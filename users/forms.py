@@ -96,7 +96,7 @@ class RegisterForm(forms.Form):
             return None
 
 
-class _ProfileFieldsMixin(forms.ModelForm):
+class _ProfileFieldsMixin(forms.ModelForm[User]):
     """Apply the profile rules to the admin's user forms too."""
 
     def clean_display_name(self) -> str:
@@ -115,7 +115,7 @@ class _ProfileFieldsMixin(forms.ModelForm):
         return _checked(services.check_bio, self.cleaned_data["bio"])
 
 
-class AdminUserChangeForm(_ProfileFieldsMixin, auth_forms.UserChangeForm):
+class AdminUserChangeForm(_ProfileFieldsMixin, auth_forms.UserChangeForm[User]):
     class Meta(auth_forms.UserChangeForm.Meta):
         model = User
 
@@ -127,7 +127,7 @@ class AdminUserChangeForm(_ProfileFieldsMixin, auth_forms.UserChangeForm):
             role.choices = [c for c in User.Role.choices if c[0] != User.Role.GUEST]
 
 
-class AdminUserCreationForm(auth_forms.AdminUserCreationForm):
+class AdminUserCreationForm(auth_forms.AdminUserCreationForm[User]):
     class Meta(auth_forms.AdminUserCreationForm.Meta):
         model = User
 

@@ -204,7 +204,7 @@ class LoginPageView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
-class RegisterPageView(FormView):
+class RegisterPageView(FormView[RegisterForm]):
     template_name = "registration/register.html"
     form_class = RegisterForm
 
@@ -236,7 +236,7 @@ def _page_user(request: HttpRequest) -> User:
     return user
 
 
-class ProfilePageView(LoginRequiredMixin, FormView):
+class ProfilePageView(LoginRequiredMixin, FormView[ProfileForm]):
     """Edit how others see you: display name, colour, status and bio."""
 
     template_name = "registration/profile.html"

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from harness.processes import free_port
 from observability import health, metrics
-from tests.e2e.conftest import RedisServer, free_port
+from tests.e2e.conftest import RedisServer
 
 
 def test_healthz_answers_without_the_database(client: Client) -> None:

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from channels.db import database_sync_to_async
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils import timezone
 from analytics import stats
 from analytics.models import DailyActivity, Event, RoomStats, UserStats
 from analytics.stats import StatsRecorder
+from foundation.db import database_sync_to_async
 from users.models import User
 
 ROOM = uuid.uuid4()

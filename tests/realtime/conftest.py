@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
+from foundation.db import database_sync_to_async
 from pianorhythm.asgi import application
 from realtime import client_core, codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb

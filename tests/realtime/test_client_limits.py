@@ -9,9 +9,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from foundation.db import database_sync_to_async
 from pianorhythm.asgi import application
 from realtime import client_core, codec, quotas
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb

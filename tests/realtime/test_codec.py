@@ -456,8 +456,8 @@ def test_a_json_note_batch_skips_protobufs_slow_parser(monkeypatch: pytest.Monke
     def slow_parser(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("protobuf's JSON parser was used")
 
-    monkeypatch.setattr(codec.json_format, "Parse", slow_parser)
-    monkeypatch.setattr(codec.json_format, "ParseDict", slow_parser)
+    monkeypatch.setattr(json_format, "Parse", slow_parser)
+    monkeypatch.setattr(json_format, "ParseDict", slow_parser)
     assert codec.decode_client(Encoding.JSON, text, None) == expected
 
 
@@ -480,8 +480,8 @@ def test_json_frames_too_large_to_be_legal_are_refused_unparsed(
     def parser(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("parsed")
 
-    monkeypatch.setattr(codec.json_format, "Parse", parser)
-    monkeypatch.setattr(codec.json_format, "ParseDict", parser)
+    monkeypatch.setattr(json_format, "Parse", parser)
+    monkeypatch.setattr(json_format, "ParseDict", parser)
     with pytest.raises(ProtocolError) as caught:
         codec.decode_client(Encoding.JSON, text, None)
     assert caught.value.code == "BAD_MESSAGE"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from foundation.db import database_sync_to_async
 from moderation.models import ModerationAction
 from pianorhythm.asgi import application
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
@@ -349,12 +349,14 @@ async def test_site_ban_removes_and_closes_the_live_socket_within_two_seconds(
 ) -> None:
     _owner, member, guest = await room_with(connect, connect_user)
     admin = await in_thread(make_user)(role=User.Role.ADMIN)
-    headers = await in_thread(bearer_headers)(member.account)
+    account = member.account
+    assert account is not None
+    headers = await in_thread(bearer_headers)(account)
 
     @in_thread
     def ban() -> None:
         user_services.site_ban(
-            member.account,  # type: ignore[arg-type]
+            account,
             by=admin,
             duration=timedelta(hours=1),
             reason="abuse",

@@ -7,8 +7,8 @@ import math
 import time
 
 import pytest
-from channels.db import database_sync_to_async
 
+from foundation.db import database_sync_to_async
 from realtime import codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms.models import ChatMessage, Room

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 
+from foundation.db import database_sync_to_async
 from realtime import codec, handlers, lifecycle
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import services as room_services

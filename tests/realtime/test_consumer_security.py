@@ -16,7 +16,6 @@ from typing import Any
 import jwt
 import pytest
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,6 +23,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from foundation.db import database_sync_to_async
 from pianorhythm.asgi import application
 from realtime import codec
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb

@@ -8,7 +8,8 @@ from tests.realtime.conftest import Connect
 
 def _listed_count(name: str) -> int:
     rooms = APIClient().get("/api/v1/rooms/").json()["results"]
-    return next(room["member_count"] for room in rooms if room["name"] == name)
+    count: int = next(room["member_count"] for room in rooms if room["name"] == name)
+    return count
 
 
 async def test_rest_room_list_shows_live_member_counts(connect: Connect) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from foundation.db import database_sync_to_async
 from moderation.models import ModerationAction
 from pianorhythm.asgi import application
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb

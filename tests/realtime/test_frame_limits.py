@@ -25,7 +25,7 @@ from realtime.identity import guest_identity
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from realtime.runtime import current_runtime
 from realtime.session import OUTBOX_LIMIT, PlayerSession
-from rooms import rules
+from rooms import room_settings, rules
 from tests.realtime.conftest import Connect
 from users import rules as user_rules
 
@@ -125,21 +125,21 @@ def widest_room() -> pb.RoomInfo:
         id="0" * 36,
         name=WIDE * rules.NAME_MAX_LENGTH,
         settings=pb.RoomSettings(
-            max_members=rules.MAX_MEMBERS,
+            max_members=room_settings.MAX_MEMBERS,
             is_public=True,
             allow_guests=True,
             chat_enabled=True,
             only_owner_can_play=True,
             only_owner_can_chat=True,
             unlimited_notes=True,
-            welcome_message=WIDE * rules.WELCOME_MAX_LENGTH,
+            welcome_message=WIDE * room_settings.WELCOME_MAX_LENGTH,
             color="#abcdef",
             persistent=True,
         ),
         owner_user_id="9" * 19,
         is_lobby=True,
         has_password=True,
-        member_count=rules.MAX_MEMBERS,
+        member_count=room_settings.MAX_MEMBERS,
     )
 
 
@@ -156,7 +156,7 @@ def widest_chat(n: int) -> pb.ChatMessage:
 
 @pytest.mark.parametrize("encoding", list(Encoding))
 def test_the_fullest_room_state_fits_and_keeps_its_whole_history(encoding: Encoding) -> None:
-    members = [widest_member(n) for n in range(rules.MAX_MEMBERS)]
+    members = [widest_member(n) for n in range(room_settings.MAX_MEMBERS)]
     chat = [widest_chat(n) for n in range(50)]
     sent = messages.room_state_messages(encoding, LIMIT, widest_room(), members, chat)
     assert_fits(encoding, sent)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.test import Client
 from rest_framework.test import APIClient
 
+from foundation.db import database_sync_to_async
 from moderation.models import ModerationAction
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from rooms import services as room_services

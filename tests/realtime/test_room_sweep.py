@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from foundation.db import database_sync_to_async
 from realtime import lifecycle
 from realtime.runtime import current_runtime
 from rooms.models import Room

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from google.protobuf import json_format
 
 from realtime import codec, validation
 from realtime.codec import Encoding
@@ -139,7 +140,7 @@ def test_hostile_batch_from_the_wire_is_never_relayed_as_given(encoding: Encodin
     if encoding is Encoding.PROTO:
         decoded = codec.decode_client(encoding, None, hostile.SerializeToString())
     else:
-        decoded = codec.decode_client(encoding, codec.json_format.MessageToJson(hostile), None)
+        decoded = codec.decode_client(encoding, json_format.MessageToJson(hostile), None)
 
     cleaned = validation.clean_note_batch(decoded.note_batch, NOW)
 

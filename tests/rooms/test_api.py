@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from moderation.models import ModerationAction
-from rooms import services
+from rooms import passwords, services
 from rooms.models import ChatMessage, Room, RoomBan
 from rooms.room_settings import READABLE_SETTINGS
 from users.models import User
@@ -33,7 +33,7 @@ def test_list_shows_public_rooms_and_lobby_but_hides_private_ones(
 ) -> None:
     make_room("Open", owner=owner)
     make_room("Secret", owner=owner, is_public=False)
-    make_room("Locked", owner=owner, password_hash=services.hash_room_password("pw"))
+    make_room("Locked", owner=owner, password_hash=passwords.hash_room_password("pw"))
     response = api_client.get("/api/v1/rooms/")
     assert response.status_code == 200
     by_name = {r["name"]: r for r in response.json()["results"]}

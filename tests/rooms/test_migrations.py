@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.contrib.auth.models import Group
 
 from rooms.models import Room
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +45,7 @@ def test_migrations_create_the_moderators_group_with_its_permissions() -> None:
     }
 
 
-def test_group_permissions_are_the_ones_django_checks(make_user) -> None:
+def test_group_permissions_are_the_ones_django_checks(make_user: Callable[..., User]) -> None:
     user = make_user(is_staff=True)
     user.groups.add(Group.objects.get(name="Moderators"))
     assert user.has_perm("rooms.delete_room")

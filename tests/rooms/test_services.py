@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth import hashers
 from django.utils import timezone
 
 from foundation.exceptions import InvalidArgumentError, RateLimitedError
@@ -294,7 +295,9 @@ def test_ban_duration_must_be_sensible(
         )
 
 
-def test_ban_needs_exactly_one_subject(owner: User, room: Room, make_user: Callable) -> None:
+def test_ban_needs_exactly_one_subject(
+    owner: User, room: Room, make_user: Callable[..., User]
+) -> None:
     with pytest.raises(InvalidArgumentError):
         services.ban_from_room(owner, room, source=API)
     with pytest.raises(InvalidArgumentError):
@@ -320,7 +323,7 @@ def test_ban_reason_is_limited(owner: User, room: Room, make_user: Callable[...,
 # --- Joining and passwords -------------------------------------------------------------------
 
 
-def test_room_password_is_checked(owner: User, room: Room, make_user: Callable) -> None:
+def test_room_password_is_checked(owner: User, room: Room, make_user: Callable[..., User]) -> None:
     services.update_room(owner, room, {"password": "correct horse"}, API)
     player = make_user()
     with pytest.raises(WrongPasswordError) as caught:
@@ -385,7 +388,7 @@ def test_guesses_sent_at_once_are_checked_no_more_than_the_limit(
 
     services.update_room(owner, room, {"password": "correct horse"}, API)
     room.refresh_from_db()
-    real_check = passwords.check_password
+    real_check = hashers.check_password
     checked: list[str] = []
 
     def slow_check(raw: str, encoded: str) -> bool:
@@ -455,7 +458,7 @@ def test_invalid_chat_is_refused(owner: User, room: Room, text: str) -> None:
     assert not ChatMessage.objects.exists()
 
 
-def test_chat_rules_of_the_room(owner: User, room: Room, make_user: Callable) -> None:
+def test_chat_rules_of_the_room(owner: User, room: Room, make_user: Callable[..., User]) -> None:
     member = make_user()
     with pytest.raises(MutedError):
         services.post_chat_message(room, member, "hi", muted=True)
@@ -488,7 +491,9 @@ def test_deleting_messages_is_recorded(owner: User, room: Room, moderator: User)
     assert (entry.target_user, entry.room) == (owner, room)
 
 
-def test_members_cannot_delete_messages(owner: User, room: Room, make_user: Callable) -> None:
+def test_members_cannot_delete_messages(
+    owner: User, room: Room, make_user: Callable[..., User]
+) -> None:
     message = services.post_chat_message(room, owner, "one")
     with pytest.raises(RoomForbiddenError):
         services.delete_chat_messages(make_user(), [message], source=API)
@@ -498,7 +503,9 @@ def test_members_cannot_delete_messages(owner: User, room: Room, make_user: Call
 # --- Presence-side moderation and ownership -------------------------------------------------------
 
 
-def test_kick_and_mute_are_checked_and_recorded(owner: User, room: Room, make_user: Callable):
+def test_kick_and_mute_are_checked_and_recorded(
+    owner: User, room: Room, make_user: Callable[..., User]
+) -> None:
     target = services.actor_for_user(make_user("victim"))
     services.kick_from_room(owner, room, target, reason="calm down", source=WS)
     mute = services.mute_in_room(owner, room, target, duration_seconds=30, source=WS)
@@ -596,10 +603,11 @@ def test_a_crown_holder_cannot_lift_the_owners_mute_through_another_tab_of_the_g
     tab, other_tab = _guest("g-0000000000000001", "troll"), _guest("g-0000000000000002", "troll")
     services.mute_in_room(heir, room, tab, duration_seconds=600, source=WS)
     services.mute_in_room(owner, room, other_tab, source=WS)  # for good, by the owner
-    for attempt in (
+    attempts: tuple[Callable[[], object], ...] = (
         lambda: services.unmute_in_room(heir, room, tab, source=WS),
         lambda: services.mute_in_room(heir, room, tab, duration_seconds=1, source=WS),
-    ):
+    )
+    for attempt in attempts:
         with pytest.raises(RoomForbiddenError, match="higher rank"):
             attempt()
     assert services.active_mute(room, tab) is not None
