@@ -338,8 +338,8 @@ async def chat(session: PlayerSession, send: pb.ChatSend) -> None:
     ):
         metrics.rate_limited("CHAT")
         raise ProtocolError("RATE_LIMITED", "You are sending messages too fast.")
-    text = validation.clean_chat_text(send.text)
-    line = await _post_chat(session, room_id, text)
+    # The chat service cleans and judges the text (rooms.rules.clean_chat_text), once.
+    line = await _post_chat(session, room_id, send.text)
     await session.runtime.hub.publish(room_topic(room_id), EncodedMessage(server(chat=line)))
     room_name = session.room.name if session.room is not None else ""
     stats.recorder.record_chat(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -164,46 +163,6 @@ def clean_cursor(x: float, y: float) -> tuple[float, float]:
 # 1 MiB string costs nothing. Generous, so that text which only shrinks below the limit once
 # invisible characters are removed is judged on its result.
 _RAW_TEXT_FACTOR = 4
-# Joiners are invisible but meaningful: ZWJ builds emoji sequences (family, profession) and
-# ZWNJ is part of Persian and Indic spelling. rooms.rules keeps them in chat.
-_JOINERS = frozenset("\u200c\u200d")
-_DROP_JOINERS = {ord(char): None for char in _JOINERS}
-# Emoji tag characters spell subdivision flags (England, Scotland, Wales).
-_EMOJI_TAGS = range(0xE0020, 0xE0080)
-
-
-def clean_chat_text(text: str) -> str:
-    """The chat line to store and broadcast (pass it on to the chat service).
-
-    Invisible format characters that carry nothing are removed first: zero-width space
-    U+200B, word joiner U+2060, BOM U+FEFF, soft hyphen U+00AD and the other Unicode format
-    characters, except ZWJ/ZWNJ, emoji tag characters and the bidirectional controls, which
-    ``rooms.rules.clean_chat_text`` then judges. That rule gives the verdict (stripped,
-    1-500 characters, no control characters, no bidi embeddings/overrides/isolates or
-    LRM/RLM marks); its ValueError becomes INVALID_ARGUMENT. A line of nothing but joiners
-    and spaces is empty. Markup is kept verbatim: text is data, rendered as text.
-    """
-    if len(text) > room_rules.CHAT_MAX_LENGTH * _RAW_TEXT_FACTOR:
-        raise _invalid(f"Messages are at most {room_rules.CHAT_MAX_LENGTH} characters.")
-    if not text.isascii():
-        text = _strip_invisible(text)
-        if not text.translate(_DROP_JOINERS).strip():
-            text = ""
-    try:
-        return room_rules.clean_chat_text(text)
-    except ValueError as exc:
-        raise _invalid(str(exc)) from exc
-
-
-def _strip_invisible(text: str) -> str:
-    return "".join(
-        char
-        for char in text
-        if unicodedata.category(char) != "Cf"
-        or char in _JOINERS
-        or char in room_rules.BIDI_CHARACTERS
-        or ord(char) in _EMOJI_TAGS
-    )
 
 
 def clean_display_name(text: str) -> str:

@@ -445,14 +445,36 @@ _SETTING_RULES: dict[str, Callable[[Any, bool], Any]] = {
 # --- Chat -----------------------------------------------------------------------------------
 
 
-def clean_chat_text(text: str) -> str:
-    """Strip ``text`` and check it is 1 to 500 characters of displayable text; ValueError if not.
+# Input longer than this many times the limit is refused before any per-character work, so a
+# 1 MiB string costs nothing; generous, so that text which only shrinks below the limit once
+# invisible characters are removed is judged on its result.
+_RAW_CHAT_FACTOR = 4
+# Joiners are invisible but meaningful: ZWJ builds emoji sequences (family, profession) and
+# ZWNJ is part of Persian and Indic spelling. Chat keeps them.
+_JOINERS = frozenset("\u200c\u200d")
+_DROP_JOINERS = {ord(char): None for char in _JOINERS}
+# Emoji tag characters spell subdivision flags (England, Scotland, Wales).
+_EMOJI_TAGS = range(0xE0020, 0xE0080)
 
-    Control and bidi characters are refused (they disguise messages); the text is otherwise
-    data, rendered as text by clients.
+
+def clean_chat_text(text: str) -> str:
+    """The chat line to store and broadcast; ValueError saying why not.
+
+    Invisible format characters that carry nothing are removed first: zero-width space
+    U+200B, word joiner U+2060, BOM U+FEFF, soft hyphen U+00AD and the other Unicode format
+    characters, except ZWJ/ZWNJ, emoji tag characters and the bidirectional controls, which
+    are judged next. A line of nothing but joiners and spaces is empty. Then the text is
+    stripped and must be 1 to 500 characters with no control or bidi characters (they
+    disguise messages). Markup is kept verbatim: text is data, rendered as text by clients.
     """
     if not isinstance(text, str):
         raise ValueError("The message must be text.")
+    if len(text) > CHAT_MAX_LENGTH * _RAW_CHAT_FACTOR:
+        raise ValueError(f"Messages are at most {CHAT_MAX_LENGTH} characters.")
+    if not text.isascii():
+        text = _strip_invisible(text)
+        if not text.translate(_DROP_JOINERS).strip():
+            text = ""
     text = text.strip()
     if not text:
         raise ValueError("The message is empty.")
@@ -461,6 +483,17 @@ def clean_chat_text(text: str) -> str:
     if _has_control(text) or any(char in _CHAT_FORBIDDEN_INVISIBLE for char in text):
         raise ValueError("The message contains control, invisible or direction characters.")
     return text
+
+
+def _strip_invisible(text: str) -> str:
+    return "".join(
+        char
+        for char in text
+        if unicodedata.category(char) != "Cf"
+        or char in _JOINERS
+        or char in BIDI_CHARACTERS
+        or ord(char) in _EMOJI_TAGS
+    )
 
 
 # --- Ownership ------------------------------------------------------------------------------

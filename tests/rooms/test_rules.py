@@ -314,7 +314,7 @@ def test_chat_allows_emoji_sequences_with_joiners() -> None:
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "x" * 501, "\U0001f3b9" * 10_000, "a\x00b", "line\nbreak", "\u202ereversed",
-     "\u2067isolate", "zero\u200bwidth", "\ud800"],
+     "\u2067isolate", "\ud800"],
 )  # fmt: skip
 def test_chat_refuses_empty_long_control_and_bidi_text(text: str) -> None:
     with pytest.raises(ValueError, match=r"(?i)message"):
@@ -433,3 +433,75 @@ def test_symbols_and_dash_like_letters_do_not_disguise_a_lobby(name: str) -> Non
 )
 def test_rooms_with_symbols_or_dash_like_letters_are_otherwise_fine(name: str) -> None:
     assert rules.validate_room_settings({"name": name}) == {"name": name}
+
+
+# --- chat text: invisible characters stripped, the rest judged --------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert('x')</script>",
+        '<img src=x onerror="alert(1)">',
+        "&lt;b&gt; & ' \" `",
+        "' OR 1=1; --",
+    ],
+)
+def test_markup_in_chat_is_kept_as_data(text: str) -> None:
+    assert rules.clean_chat_text(text) == text
+
+
+def test_chat_is_trimmed() -> None:
+    assert rules.clean_chat_text("  hello\n") == "hello"
+
+
+@pytest.mark.parametrize(
+    "char", list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+)
+def test_bidi_controls_in_chat_are_refused(char: str) -> None:
+    with pytest.raises(ValueError, match="control, invisible or direction"):
+        rules.clean_chat_text(f"invoice{char}fdp.exe")
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u2060", "\ufeff", "\u00ad", "\u180e", "\u2062"])
+def test_invisible_characters_are_stripped_from_chat(char: str) -> None:
+    assert rules.clean_chat_text(f"{char}he{char}llo{char}") == "hello"
+
+
+def test_emoji_sequences_keep_their_joiners() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    scotland = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    assert rules.clean_chat_text(f"{family} {scotland}") == f"{family} {scotland}"
+
+
+@pytest.mark.parametrize(
+    "text", ["a\x00b", "bell\x07", "a\x1b[31mred", "del\x7f", "a\nb", "a\tb", "a\x85b", "é\x00"]
+)
+def test_control_characters_in_chat_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="control, invisible or direction"):
+        rules.clean_chat_text(text)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\u200b\u200b", "\u200d", "\ufeff \u200c"])
+def test_empty_chat_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        rules.clean_chat_text(text)
+
+
+def test_unpaired_surrogate_in_chat_is_refused() -> None:
+    with pytest.raises(ValueError, match="control, invisible or direction"):
+        rules.clean_chat_text("a\ud800b")
+
+
+def test_chat_of_500_emoji_is_accepted() -> None:
+    assert rules.clean_chat_text("\U0001f3b9" * 500) == "\U0001f3b9" * 500
+
+
+@pytest.mark.parametrize("text", ["x" * 501, "\U0001f3b9" * 501, "\U0001f600" * 10_000])
+def test_chat_over_500_characters_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="500"):
+        rules.clean_chat_text(text)
+
+
+def test_chat_limit_counts_what_is_left_after_stripping() -> None:
+    assert rules.clean_chat_text("\u200b" * 100 + "x" * 500) == "x" * 500
