@@ -106,11 +106,12 @@ def http_json(
     *,
     token: str | None = None,
     timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """An HTTP request with a JSON body: (status, decoded JSON body or text)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an HTTP URL: {url}")
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     data = None
     if body is not None:
         data = json.dumps(body).encode()

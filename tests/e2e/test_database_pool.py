@@ -8,11 +8,8 @@ suite, SQLite or not, each test in a database of its own; PostgreSQL missing is 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,12 +20,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from harness.processes import http_json
 from tests.e2e.conftest import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture
@@ -87,19 +84,10 @@ class ConnectionWatch:
 def _get(
     server: ServerProcess, path: str, forwarded_for: str, timeout: float = 30.0
 ) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310  (always http://127.0.0.1:<port>)
-        server.url + path,
-        headers={"Accept": "application/json", "X-Forwarded-For": forwarded_for},
+    """GET ``path`` as the client at ``forwarded_for`` (the server trusts one proxy)."""
+    return http_json(
+        "GET", server.url + path, timeout=timeout, headers={"X-Forwarded-For": forwarded_for}
     )
-    try:
-        with _HTTP.open(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 def _start(
