@@ -7,10 +7,10 @@ new address of its network for each. These count the validated client address
 address by its /64, as the sockets' per-address limits and the sign-in lockout do.
 
 DRF's throttles also read a client's history from the cache and write it back: requests
-sent at once all read the same history and all pass. These count in fixed windows instead,
-with one atomic increment of a per-window counter (``cache.add`` then ``cache.incr``, atomic
-on Redis and on the in-process cache alike), so a limit holds however the requests arrive
-(docs/security.md).
+sent at once all read the same history and all pass. These count in slots of a tenth of the
+rate's duration instead, each request one atomic increment of its slot's counter
+(``cache.add`` then ``cache.incr``, atomic on Redis and on the in-process cache alike), so a
+limit holds however the requests arrive, and at any moment (docs/security.md).
 """
 
 from __future__ import annotations
@@ -43,12 +43,19 @@ def client_ident(request: HttpRequest | Request) -> str:
 # Tries at adding a request to a counter that vanishes between ``add`` and ``incr``.
 _COUNTER_ATTEMPTS = 3
 
+# A rate's duration is counted in this many slots.
+SLOTS = 10
+
 
 class AtomicRateThrottle(throttling.SimpleRateThrottle):
-    """DRF's SimpleRateThrottle, counting a client's requests in fixed windows of the rate's
-    duration (a minute, an hour), each request one atomic increment; past ``num_requests``
-    in a window, refused until it ends. Over a window's boundary a client can get up to
-    twice the rate, never more.
+    """DRF's SimpleRateThrottle, counting a client's requests in slots of a tenth of the rate's
+    duration, each request one atomic increment of its slot's counter. A request goes through
+    when the slots covering the last duration (the current one and the ten before it) hold at
+    most ``num_requests`` with it; a refused one takes its increment back. Those slots span
+    the whole duration and up to a tenth more, so no span of the rate's duration ever holds
+    more than ``num_requests``, at a window's edge as anywhere else (fixed windows let twice
+    the rate through across their edge); a client sending steadily at the limit gets a tenth
+    less at worst.
 
     The throttles below list it after DRF's own (Scoped sets its rate, then calls this)."""
 
@@ -64,23 +71,54 @@ class AtomicRateThrottle(throttling.SimpleRateThrottle):
         if key is None:
             return True
         now = time.time()
-        window = int(now // self.duration)
-        if self._count(f"{key}:{window}") <= self.num_requests:
+        slot_length = self.duration / SLOTS
+        current = int(now // slot_length)
+        earlier = [f"{key}:{slot}" for slot in range(current - SLOTS, current)]
+        counted = self.cache.get_many(earlier)
+        before = [int(counted.get(name, 0)) for name in earlier]
+        mine = f"{key}:{current}"
+        # The counter's new value is this request's place among those sent in its slot, however
+        # many arrive at once.
+        place = sum(before) + self._count(mine, slot_length)
+        if place <= self.num_requests:
             return True
-        self.wait_seconds = (window + 1) * self.duration - now
+        self._uncount(mine)
+        self.wait_seconds = self._wait(before, place, current, now, slot_length)
         return False
 
-    def _count(self, key: str) -> int:
-        """This request added to the window's counter; the counter's new value."""
+    def _count(self, key: str, slot_length: float) -> int:
+        """This request added to its slot's counter; the counter's new value."""
+        # A counter is read for a duration after its slot ends, then expires.
+        timeout = self.duration + 2 * slot_length
         for _ in range(_COUNTER_ATTEMPTS):
-            # The counter outlives its window by up to one duration, then expires.
-            self.cache.add(key, 0, self.duration)
+            self.cache.add(key, 0, timeout)
             try:
                 return int(self.cache.incr(key))
             except ValueError:
                 # It expired or was evicted between the two calls: add it again.
                 continue
         return 1
+
+    def _uncount(self, key: str) -> None:
+        """A refused request's increment taken back: refusals spend no budget."""
+        try:
+            self.cache.decr(key)
+        except ValueError:
+            # The counter was evicted meanwhile: there is nothing left to take back from.
+            return
+
+    def _wait(
+        self, before: list[int], place: int, current: int, now: float, slot_length: float
+    ) -> float:
+        """Seconds until enough of the earlier slots leave the count for a request refused at
+        ``place`` to go through."""
+        for offset, count in enumerate(before):
+            place -= count
+            if place <= self.num_requests:
+                # Slot ``current - SLOTS + offset`` is counted until slot ``current + offset``
+                # ends.
+                return (current + offset + 1) * slot_length - now
+        return (current + SLOTS + 1) * slot_length - now
 
     def wait(self) -> float | None:
         return self.wait_seconds

@@ -177,3 +177,61 @@ def test_anonymous_reads_sent_at_once_stop_at_the_limit() -> None:
     responses = _at_once(200, rooms)
     assert _statuses(responses) == {200: 120, 429: 80}  # 120 a minute without an account
     _assert_refusals_are_rate_limited(responses)
+
+
+# --- Counting over time ---------------------------------------------------------------------
+# Counted in fixed windows, a client could send the whole rate just before a window ended and
+# again just after: twice the rate within a second, and a test sending the rate at once
+# failed when it ran over a minute's edge.
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    # Just before a minute's (and a slot's) edge.
+    clock = Clock(60 * 29_000_000 - 0.2)
+    monkeypatch.setattr("observability.throttles.time", clock)
+    return clock
+
+
+def test_the_rate_sent_across_a_minutes_edge_gets_through_once(
+    clock: Clock, make_user: Callable[..., User]
+) -> None:
+    client = APIClient()
+    client.force_authenticate(make_user())
+
+    def ticket() -> Any:
+        return client.post("/api/v1/realtime/tickets")
+
+    assert [ticket().status_code for _ in range(30)] == [201] * 30  # thirty tickets a minute
+    clock.now += 0.4  # into the next minute
+    refused = ticket()
+    assert refused.status_code == 429
+    # The thirty leave the count a minute after their slot (six seconds) ended.
+    assert refused.json()["retry_after"] == 60
+    clock.now += 59.5
+    assert ticket().status_code == 429
+    clock.now += 0.4
+    assert [ticket().status_code for _ in range(31)] == [201] * 30 + [429]
+
+
+def test_refused_requests_spend_nothing(clock: Clock, make_user: Callable[..., User]) -> None:
+    client = APIClient()
+    client.force_authenticate(make_user())
+
+    def ticket() -> int:
+        return int(client.post("/api/v1/realtime/tickets").status_code)
+
+    assert [ticket() for _ in range(10)] == [201] * 10
+    clock.now += 30
+    assert [ticket() for _ in range(60)] == [201] * 20 + [429] * 40
+    # The first ten leave the count when their slot has been over for a minute; only they.
+    clock.now += 30.2
+    assert [ticket() for _ in range(11)] == [201] * 10 + [429]
