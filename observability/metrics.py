@@ -46,6 +46,10 @@ PROTOCOL_ERRORS = Counter(
 OUTBOUND_DROPPED = Counter(
     "pianorhythm_outbound_dropped", "Messages dropped because a client's send queue was full."
 )
+HUB_DROPPED = Counter(
+    "pianorhythm_hub_dropped",
+    "Messages for other instances dropped: the channel layer was unreachable or its queue full.",
+)
 SLOW_CLIENT_DISCONNECTS = Counter(
     "pianorhythm_slow_client_disconnects", "Clients disconnected because they read too slowly."
 )
@@ -130,6 +134,10 @@ def protocol_error(code: str) -> None:
 
 def outbound_dropped(count: int = 1) -> None:
     OUTBOUND_DROPPED.inc(count)
+
+
+def hub_dropped(count: int = 1) -> None:
+    HUB_DROPPED.inc(count)
 
 
 def slow_client_disconnected() -> None:

@@ -82,6 +82,8 @@ async def say_goodbye(runtime: Runtime) -> None:
         if not session.closed:
             await session.close(CloseCode.RESTARTING)
     await asyncio.gather(*(depart(session) for session in sessions))
+    # Their departures must reach the other instances before this one is gone.
+    await runtime.hub.flush()
     await stats.recorder.stop()
 
 
@@ -116,6 +118,7 @@ class PianoConsumer(AsyncConsumer):
             async with asyncio.timeout(SHUTDOWN_SECONDS):
                 await session.close(CloseCode.RESTARTING)
                 await depart(session)
+                await session.runtime.hub.flush()
         except Exception as exc:
             logger.warning("shutdown of %s incomplete: %s", session.describe(), exc)
 

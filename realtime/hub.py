@@ -12,6 +12,12 @@ reach each subscriber's ``control`` method; events about a user wherever they ar
 go to every hub.
 
 With the in-memory channel layer there is only this process, so nothing goes through the layer.
+
+What leaves for the other processes is queued, never awaited by the publisher: one task
+takes everything queued and sends it in one go, a topic's messages in one envelope, all the
+envelopes in one pipelined round trip to Redis. A note's sender never waits on Redis, and
+the busier the process, the more each round trip carries (docs/architecture.md, Crossing
+Redis).
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from redis import asyncio as aioredis
 
 from observability import metrics
 from realtime import events
@@ -37,6 +46,14 @@ EVERYWHERE = "everywhere"
 #: Group memberships live in Redis, which may restart and forget them; re-adding every few
 #: seconds means a process hears its rooms again within that time without noticing the restart.
 RESUBSCRIBE_SECONDS = 3.0
+
+#: Messages waiting to leave for the other processes. Past this (Redis unreachable or slower
+#: than the traffic), the oldest are dropped and counted rather than kept without bound.
+OUTBOX_LIMIT = 50_000
+#: The most messages one round trip to the channel layer carries.
+SEND_BATCH = 2_000
+#: How long a stopping process waits for its queued messages to leave.
+FLUSH_SECONDS = 2.0
 
 
 def room_topic(room_id: str) -> str:
@@ -58,7 +75,14 @@ class Subscriber(Protocol):
 
 
 class Hub:
-    def __init__(self, layer: BaseChannelLayer | None, instance_id: str) -> None:
+    def __init__(
+        self,
+        layer: BaseChannelLayer | None,
+        instance_id: str,
+        layer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``layer_config`` is the channel layer's CONFIG from the settings: with it, a Redis
+        layer's messages leave through the hub's own pipelined connection."""
         self.instance_id = instance_id
         self.layer = layer
         self.distributed = layer is not None and not isinstance(layer, InMemoryChannelLayer)
@@ -67,6 +91,15 @@ class Hub:
         self._sockets: dict[str, Subscriber] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._layer_healthy = True
+        self._sender: Sender | None = (
+            sender_for(layer, layer_config or {}) if self.distributed and layer else None
+        )
+        #: (topic, item) waiting to leave, oldest first; an item is an envelope's entry.
+        self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
+        self._queued = asyncio.Event()
+        #: Set while nothing is queued or on its way.
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -78,15 +111,32 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._receive_loop(), name="hub-receive"),
             asyncio.create_task(self._resubscribe_loop(), name="hub-resubscribe"),
+            asyncio.create_task(self._send_loop(), name="hub-send"),
         ]
 
+    async def flush(self, timeout: float = FLUSH_SECONDS) -> None:
+        """Wait until what is queued for the other processes has left (a stopping process:
+        its players' departures must reach the others)."""
+        if not self._tasks:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+        except TimeoutError:
+            logger.warning(
+                "hub: %d messages for other processes not sent before stopping", len(self._outbox)
+            )
+
     async def stop(self) -> None:
+        await self.flush()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._sender is not None:
+            await self._sender.close()
 
     # -- local registry -----------------------------------------------------------------------
 
@@ -134,16 +184,14 @@ class Hub:
         socket ``exclude_session`` (a sender never hears its own notes)."""
         self._deliver(topic, message, exclude_session)
         if self.distributed:
-            await self._group_send(
-                topic, _message_envelope(self.instance_id, topic, message, exclude_session)
-            )
+            self._enqueue(topic, _message_item(message, exclude_session))
 
     async def publish_control(self, topic: str, event: ControlEvent) -> None:
         """Hand ``event`` to the ``control`` method of every subscriber of ``topic``, on every
         process. For ``EVERYWHERE``, every socket connected to any hub gets it."""
         self._control(topic, event)
         if self.distributed:
-            await self._group_send(topic, _control_envelope(self.instance_id, topic, event))
+            self._enqueue(topic, _control_item(event))
 
     def _deliver(self, topic: str, message: EncodedMessage, exclude_session: str | None) -> None:
         subscribers = self._topics.get(topic)
@@ -192,17 +240,18 @@ class Hub:
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        topic = str(message.get("topic", ""))
-        if kind == "hub.message":
-            exclude = message.get("exclude") or None
-            encoded = EncodedMessage.from_proto_frame(message["frame"], message.get("kind", ""))
-            self._deliver(topic, encoded, exclude)
-        elif kind == "hub.control":
-            event = events.from_wire(message["event"])
-            if event is not None:
-                self._control(topic, event)
-        else:
+        if kind != "hub.batch":
             logger.warning("hub: ignored a message of unknown type %r", kind)
+            return
+        topic = str(message.get("topic", ""))
+        for item in message.get("items", ()):
+            if "frame" in item:
+                encoded = EncodedMessage.from_proto_frame(item["frame"], item.get("kind", ""))
+                self._deliver(topic, encoded, item.get("exclude") or None)
+            else:
+                event = events.from_wire(item["event"])
+                if event is not None:
+                    self._control(topic, event)
 
     async def _resubscribe_loop(self) -> None:
         while True:
@@ -225,13 +274,58 @@ class Hub:
             # A stale membership only costs this process messages it then ignores.
             self._layer_down(exc)
 
-    async def _group_send(self, topic: str, message: dict[str, Any]) -> None:
-        try:
-            await self._layer().group_send(topic, message)
+    # -- sending to the other processes -------------------------------------------------------
+
+    def _enqueue(self, topic: str, item: dict[str, Any]) -> None:
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            self._outbox.popleft()
+            metrics.hub_dropped()
+        self._outbox.append((topic, item))
+        self._drained.clear()
+        self._queued.set()
+
+    async def _send_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._outbox:
+                self._drained.set()
+                self._queued.clear()
+                await self._queued.wait()
+            envelopes = self._take()
+            try:
+                await self._sending().send(envelopes)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the layer's errors are its backend's (Redis, network)
+                # Local subscribers already have these; other processes miss them while Redis
+                # is down, and later ones wait a moment rather than fail at once too.
+                self._layer_down(exc)
+                metrics.hub_dropped(sum(len(e["items"]) for _topic, e in envelopes))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.1
             self._layer_up()
-        except Exception as exc:
-            # Local subscribers already have it; other processes miss it while Redis is down.
-            self._layer_down(exc)
+
+    def _take(self) -> list[tuple[str, dict[str, Any]]]:
+        """Up to SEND_BATCH queued items, oldest first, as one envelope per topic (a topic's
+        items keep their order)."""
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        outbox = self._outbox
+        for _ in range(min(len(outbox), SEND_BATCH)):
+            topic, item = outbox.popleft()
+            items = by_topic.get(topic)
+            if items is None:
+                items = by_topic[topic] = []
+            items.append(item)
+        return [
+            (topic, _envelope(self.instance_id, topic, items)) for topic, items in by_topic.items()
+        ]
+
+    def _sending(self) -> Sender:
+        if self._sender is None:
+            raise RuntimeError("this hub has no channel layer")
+        return self._sender
 
     def _layer_down(self, exc: Exception) -> None:
         if self._layer_healthy:
@@ -251,21 +345,17 @@ class Hub:
 # -- the wire format between processes ----------------------------------------------------------
 
 
-def _message_envelope(
-    origin: str, topic: str, message: EncodedMessage, exclude_session: str | None
-) -> dict[str, Any]:
-    return {
-        "type": "hub.message",
-        "origin": origin,
-        "topic": topic,
-        "frame": message.proto_frame,
-        "kind": message.kind,
-        "exclude": exclude_session or "",
-    }
+def _message_item(message: EncodedMessage, exclude_session: str | None) -> dict[str, Any]:
+    return {"frame": message.proto_frame, "kind": message.kind, "exclude": exclude_session or ""}
 
 
-def _control_envelope(origin: str, topic: str, event: ControlEvent) -> dict[str, Any]:
-    return {"type": "hub.control", "origin": origin, "topic": topic, "event": event.to_wire()}
+def _control_item(event: ControlEvent) -> dict[str, Any]:
+    return {"event": event.to_wire()}
+
+
+def _envelope(origin: str, topic: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """What crosses the channel layer: a topic's messages and control events, in order."""
+    return {"type": "hub.batch", "origin": origin, "topic": topic, "items": items}
 
 
 async def publish_without_hub(topic: str, item: EncodedMessage | ControlEvent) -> None:
@@ -275,8 +365,64 @@ async def publish_without_hub(topic: str, item: EncodedMessage | ControlEvent) -
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         return
-    if isinstance(item, EncodedMessage):
-        envelope = _message_envelope("", topic, item, None)
-    else:
-        envelope = _control_envelope("", topic, item)
-    await layer.group_send(topic, envelope)
+    entry = _message_item(item, None) if isinstance(item, EncodedMessage) else _control_item(item)
+    await layer.group_send(topic, _envelope("", topic, [entry]))
+
+
+# -- how envelopes leave ------------------------------------------------------------------------
+
+
+class Sender(Protocol):
+    async def send(self, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LayerSender:
+    """Any channel layer: one ``group_send`` per envelope, in order."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+
+    async def send(self, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for topic, envelope in envelopes:
+            await self.layer.group_send(topic, envelope)
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisPipelineSender:
+    """channels-redis's pub/sub layer, with every envelope of a send in one pipelined round
+    trip on a connection of the hub's own. The layer's ``group_send`` holds a lock for each
+    PUBLISH's round trip, so a process had one message on its way at a time and everything
+    else queued behind it. The envelope is published to the Redis channel the layer's group
+    listens on, serialized as the layer does (tests/realtime/test_hub_redis.py checks both
+    against the layer's own receiving)."""
+
+    def __init__(self, layer: RedisPubSubChannelLayer, address: str, prefix: str) -> None:
+        self.layer = layer
+        self.prefix = prefix
+        # Publishing only: an answer that takes this long means Redis is unwell, not busy.
+        self.redis = aioredis.Redis.from_url(address, socket_timeout=5, socket_connect_timeout=5)
+
+    def channel(self, topic: str) -> str:
+        return f"{self.prefix}__group__{topic}"
+
+    async def send(self, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic, envelope in envelopes:
+                pipe.publish(self.channel(topic), self.layer.serialize(envelope))
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def sender_for(layer: BaseChannelLayer, config: Mapping[str, Any]) -> Sender:
+    """The pipelined sender for a Redis pub/sub layer on one Redis named by URL; the layer's
+    own ``group_send`` for any other."""
+    hosts: Sequence[Any] = config.get("hosts") or ()
+    if isinstance(layer, RedisPubSubChannelLayer) and len(hosts) == 1 and isinstance(hosts[0], str):
+        return RedisPipelineSender(layer, hosts[0], str(config.get("prefix", "asgi")))
+    return LayerSender(layer)

@@ -162,7 +162,7 @@ async def get_runtime(
             layer = get_channel_layer()
             runtime = Runtime(
                 instance_id=instance_id,
-                hub=Hub(layer, instance_id),
+                hub=Hub(layer, instance_id, _layer_config()),
                 presence=presence_from_settings(),
                 allowances=allowances_from_settings(),
                 frame_limit=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
@@ -178,6 +178,12 @@ async def get_runtime(
                 bool(settings.REDIS_URL),
             )
     return runtime
+
+
+def _layer_config() -> dict[str, Any]:
+    layers: dict[str, dict[str, Any]] = getattr(settings, "CHANNEL_LAYERS", {})
+    config: dict[str, Any] = layers.get("default", {}).get("CONFIG", {})
+    return config
 
 
 async def stop_runtime() -> None:

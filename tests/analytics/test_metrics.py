@@ -22,6 +22,7 @@ REALTIME_METRICS = (
     "pianorhythm_protocol_errors_total",
     "pianorhythm_outbound_dropped_total",
     "pianorhythm_slow_client_disconnects_total",
+    "pianorhythm_hub_dropped_total",
 )
 
 
