@@ -46,6 +46,11 @@ PROTOCOL_ERRORS = Counter(
 OUTBOUND_DROPPED = Counter(
     "pianorhythm_outbound_dropped", "Messages dropped because a client's send queue was full."
 )
+LATE_NOTES_SHED = Counter(
+    "pianorhythm_late_note_batches",
+    "Note batches a socket's writer reached too late to play: sent with their releases only, "
+    "or not at all.",
+)
 HUB_DROPPED = Counter(
     "pianorhythm_hub_dropped",
     "Messages for other instances dropped: the channel layer was unreachable or its queue full.",
@@ -134,6 +139,10 @@ def protocol_error(code: str) -> None:
 
 def outbound_dropped(count: int = 1) -> None:
     OUTBOUND_DROPPED.inc(count)
+
+
+def late_notes_shed(count: int) -> None:
+    LATE_NOTES_SHED.inc(count)
 
 
 def hub_dropped(count: int = 1) -> None:

@@ -301,6 +301,10 @@ def join_json_messages(messages_json: Sequence[str]) -> str:
 JSON_FRAME_OVERHEAD = len(_JSON_FRAME_START) + len(_JSON_FRAME_END)
 
 
+#: Note events that start a sound: dropped from a note batch delivered too late to play.
+_SOUNDING = frozenset({pb.NOTE_EVENT_TYPE_NOTE_ON})
+
+
 class EncodedMessage:
     """One ``ServerMessage`` with each encoding computed at most once, on first use.
 
@@ -309,7 +313,7 @@ class EncodedMessage:
     not be changed after it is wrapped.
     """
 
-    __slots__ = ("_json_message", "_json_size", "_message", "_proto_frame", "kind")
+    __slots__ = ("_json_message", "_json_size", "_late", "_message", "_proto_frame", "kind")
 
     def __init__(
         self, message: pb.ServerMessage | None, proto_frame: bytes | None = None, kind: str = ""
@@ -322,6 +326,7 @@ class EncodedMessage:
         self.kind = kind
         self._json_message: str | None = None
         self._json_size = -1
+        self._late: EncodedMessage | bool | None = False
 
     @classmethod
     def from_proto_frame(cls, proto_frame: bytes, kind: str = "") -> EncodedMessage:
@@ -353,6 +358,27 @@ class EncodedMessage:
         if self._json_message is None:
             self._json_message = _json_message(self.message)
         return self._json_message
+
+    def late(self) -> EncodedMessage | None:
+        """What is still worth sending of this message once it is too late to play: a note
+        batch keeps only its releases (note offs, pedal events), so no key is left sounding,
+        and is None without any; any other message is itself. Computed once per broadcast
+        (docs/architecture.md, Overload)."""
+        if self.kind != "note_batch":
+            return self
+        if self._late is False:
+            relayed = self.message.note_batch
+            releases = [note for note in relayed.notes if note.type not in _SOUNDING]
+            if not releases:
+                self._late = None
+            elif len(releases) == len(relayed.notes):
+                self._late = self
+            else:
+                kept = pb.RelayedNotes(
+                    session_id=relayed.session_id, start_time=relayed.start_time, notes=releases
+                )
+                self._late = EncodedMessage(pb.ServerMessage(note_batch=kept), kind=self.kind)
+        return self._late if isinstance(self._late, EncodedMessage) else None
 
     def size(self, encoding: Encoding) -> int:
         """Bytes this message takes in a frame of ``encoding`` (JSON: its UTF-8 object, which

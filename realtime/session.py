@@ -9,6 +9,7 @@ frame, and a player who stops reading is disconnected instead of growing memory.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextvars
 import logging
 import secrets
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 OUTBOX_LIMIT = 2000
 #: Bytes the interface server may hold for a socket that is not reading (where it says).
 SEND_BACKLOG_LIMIT = 512 * 1024
+#: A note batch that waited longer than this in an outbox is too late to play (the web client
+#: plays others' notes a quarter of a second after they were sent): only its releases go out
+#: (docs/architecture.md, Overload).
+LATE_SECONDS = 0.2
 
 SendFrame = Callable[[bytes | str], Coroutine[Any, Any, None]]
 ControlHandler = Callable[["PlayerSession", str, ControlEvent], Coroutine[Any, Any, None]]
@@ -97,6 +102,8 @@ class PlayerSession:
 
         # A list, swapped out whole by the writer: an empty deque costs a 500-byte block.
         self._outbox: list[EncodedMessage] = []
+        #: When (time.monotonic) each message in the outbox was queued.
+        self._queued_at: list[float] = []
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
@@ -224,6 +231,7 @@ class PlayerSession:
             self._disconnect_slow("outbox full")
             return
         self._outbox.append(message)
+        self._queued_at.append(time.monotonic())
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -236,6 +244,7 @@ class PlayerSession:
         metrics.outbound_dropped(len(self._outbox))
         metrics.slow_client_disconnected()
         self._outbox.clear()
+        self._queued_at.clear()
         logger.info("session %s disconnected: %s", self.session_id, why)
         if self._transport is not None:
             self._transport.abort()
@@ -270,6 +279,9 @@ class PlayerSession:
         limit = self.runtime.frame_limit
         while self._outbox:
             batch, self._outbox = self._outbox, []
+            queued_at, self._queued_at = self._queued_at, []
+            if queued_at and queued_at[0] < time.monotonic() - LATE_SECONDS:
+                batch = _without_late_notes(batch, queued_at)
             # Coalesced, but never past the frame limit: the interface server refuses (or
             # fails on) a bigger frame, which would leave the socket deaf.
             frames, too_large = join_within(self.encoding, batch, limit)
@@ -313,6 +325,7 @@ class PlayerSession:
             )
         metrics.outbound_dropped(len(self._outbox))
         self._outbox.clear()
+        self._queued_at.clear()
         tasks.spawn(self._abandon(), f"abandon-{self.session_id}", self._context.copy())
 
     async def _abandon(self) -> None:
@@ -366,3 +379,24 @@ class PlayerSession:
             "user": self.identity.user_id,
             "room": self.room.id if self.room else None,
         }
+
+
+def _without_late_notes(
+    batch: list[EncodedMessage], queued_at: list[float]
+) -> list[EncodedMessage]:
+    """``batch`` with the note batches queued over LATE_SECONDS ago cut to their releases
+    (or left out); everything else as it was, in order. The socket's writer fell behind (the
+    process is past what it can carry): what it sends next is what can still be played."""
+    late = bisect.bisect_left(queued_at, time.monotonic() - LATE_SECONDS)
+    kept: list[EncodedMessage] = []
+    shed = 0
+    for message in batch[:late]:
+        trimmed = message.late()
+        if trimmed is not message:
+            shed += 1
+        if trimmed is not None:
+            kept.append(trimmed)
+    if shed:
+        metrics.late_notes_shed(shed)
+    kept.extend(batch[late:])
+    return kept

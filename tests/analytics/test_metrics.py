@@ -23,6 +23,7 @@ REALTIME_METRICS = (
     "pianorhythm_outbound_dropped_total",
     "pianorhythm_slow_client_disconnects_total",
     "pianorhythm_hub_dropped_total",
+    "pianorhythm_late_note_batches_total",
 )
 
 
