@@ -7,8 +7,12 @@ HOST ?= 127.0.0.1
 # Extra Daphne options for `make serve` (pianorhythm.server adds the message size limit and
 # the request deadline of the settings).
 DAPHNE_FLAGS ?=
+# bench/node's npm packages, installed once (the benchmark and its tests need them).
+NODE_DIR := bench/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run serve test test-fast lint format typecheck pytest migrate proto vendor superuser clean bench
+.PHONY: run serve test test-fast lint format typecheck pytest migrate proto vendor superuser clean bench \
+	bench-node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,19 +47,30 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.dev
+pytest: $(VENV)/.dev $(NODE_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## test-fast: the edit loop: the suite without the e2e tests (no server processes, no browser)
 test-fast: $(VENV)/.dev
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
 
+# The benchmark's Node.js tools (bench/node: the node-ws peer, the second load generator) and
+# their tests: ws and protobufjs, pinned in package-lock.json, installed once by `npm ci`.
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ echo "bench/node needs Node.js and npm: apt-get install nodejs npm" >&2; exit 1; }
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## bench-node: install bench/node's npm packages (ws, protobufjs) from package-lock.json
+bench-node: $(NODE_STAMP)
+
 $(VENV)/.bench: bench/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@
 
-## bench: fan-out benchmark (README, Benchmark), < 15 min; writes bench/results/<date>.{json,md}
-bench: $(VENV)/.dev $(VENV)/.bench
+## bench: fan-out benchmark (README, Benchmark), < 20 min; writes bench/results/<date>.{json,md}
+bench: $(VENV)/.dev $(VENV)/.bench $(NODE_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## proto: regenerate realtime/proto's Python code and type stubs from the .proto (commit them)

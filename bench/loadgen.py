@@ -10,12 +10,16 @@ Wires:
 - ``proto``: the project, ``pianorhythm.v1.proto``. The send time is ``NoteBatch.start_time``
   (the server relays it unchanged); the sequence number is in the first three notes' keys
   (7 bits each), the step in the fourth note's key and the sender's server instance in its
-  channel.
+  channel, every note a NOTE_ON at velocity 64. A 1-note batch holds them in its one note:
+  the sequence number as ``key | delay_ms << 7``, the step as ``velocity - 64`` (steps count
+  modulo 64), the instance in its channel.
 - ``json``: the project, ``pianorhythm.v1.json``, same fields.
 - ``simple``: one JSON object per frame, ``{"s": sender, "q": seq, "k": step, "i": instance,
   "t": send_ms, "notes": [...]}``, for the textbook baseline and the bare ASGI ceiling at
   ``/ws/<room>/``, which relay it unchanged (the baseline also echoes it to its sender, which
   ignores its own).
+
+``bench/node/loadgen.js`` is a second generator, in Node.js, framing batches the same way.
 
 The project's two wires build and read frames with ``realtime.client_core``, the protocol
 core the SDK and the tests' client share (its lean functions: this is the hot path).
@@ -87,8 +91,8 @@ class Layout:
             raise ValueError("senders must be between 1 and clients")
         if self.clients < 2:
             raise ValueError("a room needs at least 2 clients")
-        if not 4 <= self.notes <= 300:
-            raise ValueError("notes per batch must be between 4 and 300")
+        if not (self.notes == 1 or 4 <= self.notes <= 300):
+            raise ValueError("notes per batch must be 1 or between 4 and 300")
         if not self.bases or not self.rooms:
             raise ValueError("at least one base URL and one room are needed")
 
@@ -121,8 +125,18 @@ def decode_seq(k0: int, k1: int, k2: int) -> int:
     return k0 | (k1 << 7) | (k2 << 14)
 
 
+#: The velocity of every note of a batch of 4 or more; a 1-note batch adds the step to it.
+VELOCITY = 64
+#: The highest sequence number a 1-note batch holds (``key | delay_ms << 7``).
+MAX_SEQ_ONE_NOTE = 128 * 1001 - 1
+
+
 def _note_fields(seq: int, step: int, instance: int, count: int) -> list[tuple[int, int, int]]:
     """(key, delay_ms, channel) of each note of a batch."""
+    if count == 1:
+        if not 0 <= seq <= MAX_SEQ_ONE_NOTE:
+            raise ValueError("sequence number out of range")
+        return [(seq & 127, seq >> 7, instance & 15)]
     k0, k1, k2 = encode_seq(seq)
     fields = [(k0, 0, 0), (k1, 0, 0), (k2, 0, 0), (step & 127, 0, instance & 15)]
     fields.extend((60 + i % 24, i * 3 % 1000, 0) for i in range(count - 4))
@@ -138,7 +152,9 @@ def encode_batch(wire: str, sender: str, seq: int, step: int, instance: int, cou
             {"s": sender, "q": seq, "k": step, "i": instance, "t": now, "notes": fields},
             separators=(",", ":"),
         )
-    return client_core.note_on_batch_frame("json" if wire == "json" else "proto", now, fields, 64)
+    velocity = VELOCITY + (step & 63) if count == 1 else VELOCITY
+    encoding: client_core.EncodingName = "json" if wire == "json" else "proto"
+    return client_core.note_on_batch_frame(encoding, now, fields, velocity)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,6 +222,12 @@ class Client:
             if kind == "note_batch":
                 batch = message.note_batch
                 notes = batch.notes
+                if len(notes) == 1:
+                    one = notes[0]
+                    seq = one.key | (one.delay_ms << 7)
+                    step = one.velocity - VELOCITY
+                    self._count(batch.session_id, seq, step, one.channel, batch.start_time, now)
+                    continue
                 if len(notes) < 4:
                     self.errors["short batch"] += 1
                     continue
@@ -237,6 +259,17 @@ class Client:
                 self._on_json_control(message)
                 continue
             notes = batch.get("notes", ())
+            if len(notes) == 1:
+                one = notes[0]
+                self._count(
+                    batch.get("sessionId", ""),
+                    one.get("key", 0) | (one.get("delayMs", 0) << 7),
+                    one.get("velocity", 0) - VELOCITY,
+                    one.get("channel", 0),
+                    float(batch.get("startTime", 0)),
+                    now,
+                )
+                continue
             if len(notes) < 4:
                 self.errors["short batch"] += 1
                 continue
@@ -562,7 +595,7 @@ class Worker:
         return {"waited": round(time.monotonic() - started, 3)}
 
     async def step(self, spec: dict[str, Any]) -> dict[str, Any]:
-        step = int(spec["step"]) & 127
+        step = int(spec["step"]) & 63  # a 1-note batch holds the step in 6 bits
         rate = float(spec["rate"])
         duration = float(spec["duration"])
         slow = set(spec.get("slow", ()))

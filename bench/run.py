@@ -1,8 +1,11 @@
 """``make bench``: the fan-out benchmark (README, Benchmark), every target in one run.
 
 Targets, each started here as real processes (a private redis-server on a free port when
-needed, Daphne or uvicorn, all sharing one throwaway VAR_DIR):
+needed, Daphne, uvicorn or Node, all sharing one throwaway VAR_DIR); adding one is one line
+of ``TARGETS``:
 
+- ``node-ws``: a bare Node.js ``ws`` broadcast peer (bench/node/peer.js), the reference every
+  other figure is divided by (``x node-ws``, from the same run and the same generator);
 - ``ceiling-daphne`` / ``ceiling-uvicorn``: the bare ASGI broadcast app (bench/ceiling.py),
   the calibration ceiling of this machine, interface server and load generator;
 - ``baseline``: the textbook Channels consumer (bench/baseline/), Daphne + Redis layer;
@@ -11,11 +14,26 @@ needed, Daphne or uvicorn, all sharing one throwaway VAR_DIR):
 - ``project-redis-x2``: two project instances on one Redis, each room's clients split
   between them (cross-instance latency comes from this one).
 
-For each: p50/p99 at a fixed moderate load (5,000 deliveries/s), then the send rate stepped
-up until a step misses p99 < 50 ms or 99.9 % delivered, plus one step between the last pass
-and the first miss. Then memory per idle socket (1,000 and 5,000 sockets) and a
-slow-consumer run. Results go to bench/results/<date>.json and .md; the table is printed.
-Ratios against the baseline of the same run are the headline: the machine is shared.
+Two layouts (``--layouts``): ``fanout``, 10 rooms x 20 clients x 4 senders, 4-note batches,
+4 s steps, a step passes at p99 < 50 ms and >= 99.9 % delivered; and ``1-note``, the issue's
+independent measurement, 10 x 20 x 10 senders, 1-note batches, 6 s steps, >= 99 % delivered,
+the Node generator in one process, for node-ws, project-memory and project-redis only.
+
+Two load generators (``--generators``), each measuring every target of every layout on the
+same server processes, one after the other: ``bench.loadgen`` (Python, 2 worker processes)
+and ``bench/node/loadgen.js`` (Node.js, driven by ``bench.nodegen``); the table shows both
+side by side and their ratio (they should agree within 20 %). The Python one goes first: p50
+and p99 at a fixed moderate load (5,000 deliveries/s, fanout only), then the send rate from
+2,000/s doubled until a step misses, then two bisections (in log) between the last pass and
+the first miss (a target that misses at 2,000/s is stepped down first). The Node one starts
+at 0.8 x the Python figure and steps by 1.25 with one bisection. Every step is run once: the
+headline is the highest step that passed on its first try; ``--retry`` runs a missed step
+once more and shows it apart, marked as a retry, in the .md and the .json, without changing
+the search or the headline. A step whose generator used >= 90 % of a core is flagged.
+
+Then memory per idle socket (1,000 and 5,000 sockets) and a slow-consumer run (Python
+generator). Results go to bench/results/<date>.json and .md; the table is printed. Ratios
+within one run are the headline: the machine is shared.
 """
 
 from __future__ import annotations
@@ -28,15 +46,17 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.loadgen import Layout, LoadGenerator, StepResult, create_project_rooms, raise_file_limit
+from bench.nodegen import NodeLoadGenerator, peer_command
 from harness.processes import (
     HOST,
     RedisServer,
@@ -54,6 +74,8 @@ START_TIMEOUT = 60.0
 P99_LIMIT_MS = 50.0
 MIN_DELIVERED = 0.999
 FIXED_LOAD = 5000.0
+#: The two generators agree when one's figure is within this factor of the other's.
+AGREE = 1.2
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +121,7 @@ class Target:
 
 
 TARGETS = [
+    Target("node-ws", "node"),  # bench/node/peer.js: the reference every figure is divided by
     Target("ceiling-daphne", "ceiling"),
     Target("ceiling-uvicorn", "ceiling", server="uvicorn"),
     Target("baseline", "baseline", redis=True),
@@ -158,14 +181,16 @@ class Bench:
 
     @contextlib.contextmanager
     def servers(self, target: Target) -> Iterator[list[Server]]:
-        if target.app != "ceiling":
+        if target.app not in ("ceiling", "node"):
             self.migrate()
         env = self.env(target.redis)
         started: list[Server] = []
         try:
             for index in range(target.instances):
                 port = free_port()
-                if target.server == "uvicorn":
+                if target.app == "node":
+                    command = peer_command(port)
+                elif target.server == "uvicorn":
                     command = [sys.executable, "-m", "uvicorn", _MODULE[target.app]]
                     command += ["--host", HOST, "--port", str(port), "--loop", "uvloop"]
                     command += ["--ws", "websockets", "--ws-max-size", "65536"]
@@ -177,16 +202,20 @@ class Bench:
                 name = f"{target.name}-{index}"
                 server = Server(name, port, command, env, self.workdir / f"{name}-{port}.log")
                 started.append(server)
-                server.start("/" if target.app == "ceiling" else "/api/v1/rooms/", START_TIMEOUT)
+                probe = "/" if target.app in ("ceiling", "node") else "/api/v1/rooms/"
+                server.start(probe, START_TIMEOUT)
             yield started
         finally:
             for server in started:
                 server.terminate()
 
-    def rooms(self, target: Target, servers: list[Server], count: int) -> list[str]:
+    def rooms(
+        self, target: Target, servers: list[Server], count: int, create: bool = True
+    ) -> list[str]:
+        """Fresh room names; the project's are created (REST) unless ``create`` is False."""
         self.room_serial += 1
         names = [f"b{self.room_serial}-{target.name}-{i}" for i in range(count)]
-        if target.app == "project":
+        if target.app == "project" and create:
             create_project_rooms(servers[0].url, names)
         return names
 
@@ -228,17 +257,38 @@ class Sampler:
         return {"cpu": cpu, "rss_mib_peak": peak}
 
 
+class Generator(Protocol):
+    """A load generator holding one layout's clients: ``bench.loadgen.LoadGenerator``
+    (Python) or ``bench.nodegen.NodeLoadGenerator`` (Node.js)."""
+
+    def connect(self) -> dict[str, Any]: ...
+
+    def quiet(self, idle_for: float = 0.5, limit: float = 10.0) -> None: ...
+
+    def step(
+        self,
+        step: int,
+        deliveries_per_s: float,
+        duration: float = 5.0,
+        drain: float = 1.5,
+        *,
+        tick: Callable[[], None] | None = None,
+    ) -> StepResult: ...
+
+    def close(self) -> None: ...
+
+
 def run_step(
-    generator: LoadGenerator,
+    generator: Generator,
     servers: list[Server],
     step: int,
     deliveries: float,
     duration: float,
-    slow: tuple[int, ...] = (),
+    drain: float = 1.5,
     timeline: bool = False,
 ) -> StepResult:
     sampler = Sampler(servers)
-    result = generator.step(step, deliveries, duration, slow=slow, tick=sampler.tick)
+    result = generator.step(step, deliveries, duration, drain, tick=sampler.tick)
     result.server = sampler.summary()
     if timeline:
         result.server["rss_mib_timeline"] = sampler.rss
@@ -256,88 +306,225 @@ def _brief(result: StepResult) -> str:
     )
 
 
-def passed(result: StepResult) -> bool:
-    return result.passed(P99_LIMIT_MS, MIN_DELIVERED)
-
-
 # --------------------------------------------------------------------------------------------
-# The runs
+# Layouts and the search
 # --------------------------------------------------------------------------------------------
 
 
-def run_target(bench: Bench, target: Target) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LayoutSpec:
+    """One client layout and its pass criteria. ``targets`` empty: every target."""
+
+    name: str
+    rooms: int
+    clients: int
+    senders: int
+    notes: int
+    duration: float
+    min_delivered: float
+    node_workers: int
+    targets: tuple[str, ...] = ()
+    fixed: bool = False  # p50/p99 at FIXED_LOAD first (Python generator)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in ("rooms", "clients", "senders", "notes", "duration", "node_workers")
+        }
+
+    def criteria(self) -> dict[str, float]:
+        return {"p99_ms_below": P99_LIMIT_MS, "delivered_at_least": self.min_delivered}
+
+
+#: The second layout is the independent measurement of the performance issue: 10 senders per
+#: room, 1-note batches, 6 s steps, pass at p99 < 50 ms and >= 99 % delivered, no retries,
+#: one Node process.
+ONE_NOTE = LayoutSpec(
+    "1-note", 10, 20, 10, 1, 6.0, 0.99, 1, targets=("node-ws", "project-memory", "project-redis")
+)
+GENERATORS = ("python", "node")
+
+
+def passed(result: StepResult, layout: LayoutSpec) -> bool:
+    return result.passed(P99_LIMIT_MS, layout.min_delivered)
+
+
+@dataclass
+class Search:
+    """Where a sweep starts, how it steps, and how many halvings (in log) between the last
+    pass and the first miss it ends with."""
+
+    start: float
+    factor: float
+    bisections: int
+
+
+@dataclass
+class Sweep:
+    """The steps of one generator on one target, first tries and (apart) retries."""
+
+    bench: Bench
+    generator: Generator
+    servers: list[Server]
+    layout: LayoutSpec
+    label: str
+    steps: list[StepResult] = field(default_factory=list)
+    retries: list[StepResult] = field(default_factory=list)
+    number: int = 0
+
+    def run(self, rate: float, kind: str = "step") -> bool:
+        args = self.bench.args
+        self.number += 1
+        result = run_step(
+            self.generator, self.servers, self.number, rate, self.layout.duration, args.drain
+        )
+        self.steps.append(result)
+        self.bench.log(f"{self.label} {kind:<5} " + _brief(result))
+        ok = passed(result, self.layout)
+        if not ok and args.retry:
+            # Shown apart as a retry; the search and the headline go by the first try.
+            self.generator.quiet(0.5, 10.0)
+            self.number += 1
+            again = run_step(
+                self.generator, self.servers, self.number, rate, self.layout.duration, args.drain
+            )
+            self.retries.append(again)
+            self.bench.log(f"{self.label} retry " + _brief(again))
+        if not ok:
+            self.generator.quiet(0.5, 10.0)
+        return ok
+
+    def search(self, how: Search) -> tuple[float | None, float | None]:
+        """Step up (or down, from a first miss) by ``how.factor``, then bisect: (last pass,
+        first miss)."""
+        args = self.bench.args
+        rate = how.start
+        last_pass: float | None = None
+        first_fail: float | None = None
+        while rate <= args.max_rate and len(self.steps) < args.max_steps:
+            if self.run(rate):
+                last_pass = rate
+                if first_fail is not None:  # stepping down: the first pass ends it
+                    break
+                rate *= how.factor
+            else:
+                first_fail = rate
+                if last_pass is not None or rate / how.factor < args.min_rate:
+                    break
+                rate /= how.factor
+        for _ in range(how.bisections):
+            if last_pass is None or first_fail is None:
+                break
+            middle = math.sqrt(last_pass * first_fail)
+            if self.run(middle, "mid"):
+                last_pass = middle
+            else:
+                first_fail = middle
+        return last_pass, first_fail
+
+
+def run_generator(
+    bench: Bench,
+    target: Target,
+    layout: LayoutSpec,
+    servers: list[Server],
+    kind: str,
+    how: Search,
+) -> dict[str, Any]:
+    """One generator's sweep of one target: connect, (fixed load), search."""
+    args = bench.args
+    bases = [s.ws_base for s in servers]
+    generator: Generator
+    if kind == "python":
+        rooms = bench.rooms(target, servers, layout.rooms)
+        shape = Layout(target.wire, bases, rooms, layout.clients, layout.senders, layout.notes)
+        generator = LoadGenerator(shape, args.workers)
+        workers = args.workers
+    else:  # the Node generator creates the project's rooms itself, through the REST API
+        rooms = bench.rooms(target, servers, layout.rooms, create=False)
+        shape = Layout(target.wire, bases, rooms, layout.clients, layout.senders, layout.notes)
+        workers = args.node_workers or layout.node_workers
+        log = bench.workdir / f"loadgen-js-{target.name}-{layout.name}.log"
+        http = servers[0].url if target.app == "project" else ""
+        generator = NodeLoadGenerator(shape, workers, http=http, log_path=log)
+    label = f"[{layout.name} {kind:<6}]"
+    out: dict[str, Any] = {"generator": kind, "workers": workers}
+    try:
+        connected = generator.connect()
+        bench.log(f"{label} connected {connected}")
+        out["connected"] = connected
+        if connected["connected"] < connected["expected"]:
+            raise RuntimeError(f"only {connected['connected']} clients connected")
+        sweep = Sweep(bench, generator, servers, layout, label)
+        if layout.fixed and kind == "python":
+            fixed = run_step(generator, servers, 0, FIXED_LOAD, layout.duration, args.drain)
+            bench.log(f"{label} fixed " + _brief(fixed))
+            out["fixed_load"] = fixed.as_dict()
+            generator.quiet(0.5, 10.0)
+        _last_pass, first_fail = sweep.search(how)
+    finally:
+        generator.close()
+    best = max(
+        (s for s in sweep.steps if passed(s, layout)),
+        key=lambda s: s.deliveries_per_s,
+        default=None,
+    )
+    retried = max(
+        (s for s in sweep.retries if passed(s, layout)),
+        key=lambda s: s.deliveries_per_s,
+        default=None,
+    )
+    out.update(
+        steps=[s.as_dict() for s in sweep.steps],
+        retries=[{**s.as_dict(), "retry": True} for s in sweep.retries],
+        max_sustained=best.deliveries_per_s if best else 0.0,
+        max_step=best.as_dict() if best else None,
+        max_passing_retry=retried.deliveries_per_s if retried else None,
+        search_capped=first_fail is None,
+    )
+    return out
+
+
+def _searches(args: argparse.Namespace, first: dict[str, Any]) -> Search:
+    """The second generator's search, started near the first one's figure: both measure
+    the same thing, and seeding saves the climb (the first try still decides each step)."""
+    found = first.get("max_step")
+    if not found:
+        return Search(args.start, args.factor, args.bisections)
+    return Search(0.8 * found["target_deliveries_per_s"], 1.25, 1)
+
+
+def run_target(bench: Bench, target: Target, layouts: list[LayoutSpec]) -> list[dict[str, Any]]:
+    """Every layout of ``target`` on one start of its servers: one result per layout."""
     args = bench.args
     bench.log(f"== {target.name}")
+    results: list[dict[str, Any]] = []
     with bench.servers(target) as servers:
-        rooms = bench.rooms(target, servers, args.rooms)
-        layout = Layout(
-            target.wire, [s.ws_base for s in servers], rooms, args.clients, args.senders, args.notes
-        )
-        generator = LoadGenerator(layout, args.workers)
-        try:
-            connected = generator.connect()
-            bench.log(f"connected {connected}")
-            if connected["connected"] < connected["expected"]:
-                raise RuntimeError(f"only {connected['connected']} clients connected")
-            step = 0
-            fixed = run_step(generator, servers, step, FIXED_LOAD, args.duration)
-            bench.log("fixed " + _brief(fixed))
-            steps: list[StepResult] = []
-            rate = args.start
-            last_pass: float | None = None
-            first_fail: float | None = None
-            descending = False
-            while rate <= args.max_rate and len(steps) < args.max_steps:
-                step += 1
-                result = run_step(generator, servers, step, rate, args.duration)
-                steps.append(result)
-                bench.log("step  " + _brief(result))
-                if not passed(result) and args.retry:
-                    # The machine is shared: one noisy step must not end the search.
-                    generator.quiet(0.5, 10.0)
-                    step += 1
-                    result = run_step(generator, servers, step, rate, args.duration)
-                    steps.append(result)
-                    bench.log("retry " + _brief(result))
-                if not passed(result):
-                    first_fail = rate
-                    if last_pass is None and rate / args.factor >= args.min_rate:
-                        # A slow target: step down from the start until a step passes.
-                        rate /= args.factor
-                        first_fail = None
-                        descending = True
-                        generator.quiet(0.5, 10.0)
-                        continue
-                    break
-                last_pass = rate
-                if descending:
-                    first_fail = rate * args.factor
-                    break
-                rate *= args.factor
-            if last_pass is not None and first_fail is not None:
-                generator.quiet(0.5, 10.0)
-                step += 1
-                middle = math.sqrt(last_pass * first_fail)
-                result = run_step(generator, servers, step, middle, args.duration)
-                steps.append(result)
-                bench.log("mid   " + _brief(result))
-        finally:
-            generator.close()
-    passing = [s for s in steps if passed(s)]
-    best = max(passing, key=lambda s: s.deliveries_per_s, default=None)
-    return {
-        "target": target.name,
-        "app": target.app,
-        "server": target.server,
-        "redis": target.redis,
-        "instances": target.instances,
-        "connected": connected,
-        "fixed_load": fixed.as_dict(),
-        "steps": [s.as_dict() for s in steps],
-        "max_sustained": best.deliveries_per_s if best else 0.0,
-        "max_step": best.as_dict() if best else None,
-        "search_capped": first_fail is None,
-    }
+        for layout in layouts:
+            out: dict[str, Any] = {
+                "target": target.name,
+                "app": target.app,
+                "server": target.server,
+                "redis": target.redis,
+                "instances": target.instances,
+                "generators": {},
+            }
+            how = Search(args.start, args.factor, args.bisections)
+            for kind in args.generators:
+                try:
+                    sweep = run_generator(bench, target, layout, servers, kind, how)
+                except Exception as exc:
+                    bench.log(f"{target.name} {layout.name} {kind} failed: {exc}")
+                    sweep = {"generator": kind, "error": str(exc)}
+                out["generators"][kind] = sweep
+                if "error" not in sweep:
+                    how = _searches(args, sweep)
+            figures = [g.get("max_sustained") for g in out["generators"].values()]
+            if len(figures) == 2 and all(figures):
+                node, python = out["generators"]["node"], out["generators"]["python"]
+                out["node_vs_python"] = round(node["max_sustained"] / python["max_sustained"], 3)
+            results.append(out)
+    return results
 
 
 def run_memory(bench: Bench, target: Target, counts: list[int]) -> dict[str, Any]:
@@ -391,9 +578,9 @@ def run_slow_consumer(bench: Bench) -> dict[str, Any]:
             deliveries = 50.0 * 4 * 19
             normal = run_step(generator, servers, 1, deliveries, 6.0, timeline=True)
             bench.log("normal " + _brief(normal))
-            slow = run_step(
-                generator, servers, 2, deliveries, args.slow_seconds, slow=(19,), timeline=True
-            )
+            sampler = Sampler(servers)
+            slow = generator.step(2, deliveries, args.slow_seconds, slow=(19,), tick=sampler.tick)
+            slow.server = {**sampler.summary(), "rss_mib_timeline": sampler.rss}
             bench.log("slow   " + _brief(slow))
             bench.log(f"slow client {slow.slow} rss {slow.server['rss_mib_timeline']}")
         finally:
@@ -425,41 +612,128 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _pct(values: list[float]) -> str:
+    return ", ".join(f"{c:.0%}" for c in values)
+
+
+def _headline(sweep: dict[str, Any] | None) -> str:
+    """A generator's first-try figure, flagged when capped or generator-bound."""
+    if not sweep:
+        return "-"
+    if "error" in sweep:
+        return f"failed: {sweep['error'][:60]}"
+    best = sweep["max_step"]
+    capped = " (cap)" if sweep["search_capped"] else ""
+    saturated = " ⚠ gen. saturated" if best and best["generator_saturated"] else ""
+    return f"{_fmt(sweep['max_sustained'], 0)}{capped}{saturated}"
+
+
+def _at_max(sweep: dict[str, Any] | None, what: str) -> str:
+    best = (sweep or {}).get("max_step")
+    if not best:
+        return "-"
+    if what == "p99":
+        return f"{_fmt(best['latency']['p99_ms'], 1)}"
+    if what == "server":
+        return _pct(best["server"]["cpu"])
+    return _pct(best["generator_cpu"])
+
+
+def _agreement(target: dict[str, Any]) -> str:
+    ratio = target.get("node_vs_python")
+    if ratio is None:
+        return "-"
+    flag = "" if 1 / AGREE <= ratio <= AGREE else " ⚠"
+    return f"{ratio:.2f}{flag}"
+
+
+def _layout_table(layout: dict[str, Any]) -> list[str]:
+    config, criteria = layout["config"], layout["criteria"]
+    fixed = any("fixed_load" in g for t in layout["targets"] for g in t["generators"].values())
+    lines = [
+        f"Layout `{layout['name']}`: {config['rooms']} rooms x {config['clients']} clients x "
+        f"{config['senders']} senders, {config['notes']} note(s) per batch, "
+        f"{config['duration']} s steps; a step passes at p99 < {criteria['p99_ms_below']:g} ms "
+        f"and ≥ {criteria['delivered_at_least']:.1%} delivered, first try; the Node generator "
+        f"in {config['node_workers']} process(es), the Python one in {layout['python_workers']}.",
+        "",
+        "| target | max deliveries/s, Python gen. | max deliveries/s, Node gen. | Node / Python "
+        "| x node-ws (Python / Node gen.) | p99 at max, ms (Py / Node) "
+        "| server CPU at max (Py / Node) | generator CPU at max (Py / Node) |"
+        + (" p50 / p99 at 5,000/s (Py) |" if fixed else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if fixed else ""),
+    ]
+    reference = next((t for t in layout["targets"] if t["target"] == "node-ws"), None)
+    for target in layout["targets"]:
+        py = target["generators"].get("python")
+        node = target["generators"].get("node")
+        ratios = []
+        for kind in ("python", "node"):
+            mine = target["generators"].get(kind) or {}
+            ref = (reference or {"generators": {}})["generators"].get(kind) or {}
+            if mine.get("max_sustained") is not None and ref.get("max_sustained"):
+                ratios.append(f"{mine['max_sustained'] / ref['max_sustained']:.2f}")
+            else:
+                ratios.append("-")
+        row = (
+            f"| {target['target']} | {_headline(py)} | {_headline(node)} | {_agreement(target)} "
+            f"| {' / '.join(ratios)} | {_at_max(py, 'p99')} / {_at_max(node, 'p99')} "
+            f"| {_at_max(py, 'server')} / {_at_max(node, 'server')} "
+            f"| {_at_max(py, 'gen')} / {_at_max(node, 'gen')} |"
+        )
+        if fixed:
+            lat = (py or {}).get("fixed_load", {}).get("latency")
+            row += f" {_fmt(lat['p50_ms'], 2)} / {_fmt(lat['p99_ms'], 2)} ms |" if lat else " - |"
+        lines.append(row)
+    return lines
+
+
+def _retry_lines(report: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for layout in report["layouts"]:
+        for target in layout["targets"]:
+            for kind, sweep in target["generators"].items():
+                for retry in sweep.get("retries", []):
+                    lat = retry["latency"]
+                    lines.append(
+                        f"- {layout['name']} {target['target']} ({kind} gen.): retry at "
+                        f"{_fmt(retry['target_deliveries_per_s'], 0)}/s: "
+                        f"{retry['delivered_ratio']:.3%} delivered, p99 {_fmt(lat['p99_ms'], 1)} "
+                        f"ms"
+                    )
+    if not lines:
+        return []
+    return [
+        "",
+        "Retries (a missed step run once more; not in the headline, which is the first try):",
+        "",
+        *lines,
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines = [
         f"Fan-out benchmark, {report['date']} — {machine['cores']} cores, "
-        f"Python {machine['python']}; {report['config']['rooms']} rooms x "
-        f"{report['config']['clients']} clients x {report['config']['senders']} senders, "
-        f"{report['config']['notes']} notes per batch, {report['config']['duration']} s steps.",
-        "",
-        "| target | max deliveries/s (p99 < 50 ms, ≥ 99.9 %) | x baseline | p50 / p99 at 5,000/s "
-        "| p99 at max | server CPU at max | generator CPU at max |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"Python {machine['python']}, Node {machine['node']}. Figures: deliveries/s of the "
+        f"highest step that passed on its first try; x node-ws divides by the bare Node `ws` "
+        f"peer's figure of the same run and generator; Node / Python compares the two load "
+        f"generators (⚠ beyond {AGREE - 1:.0%}).",
     ]
-    baseline = next((t for t in report["targets"] if t["target"] == "baseline"), None)
-    base_max = baseline["max_sustained"] if baseline else 0.0
-    for target in report["targets"]:
-        if "error" in target:
-            lines.append(f"| {target['target']} | failed: {target['error'][:80]} | | | | | |")
-            continue
-        fixed = target["fixed_load"]["latency"]
-        best = target["max_step"]
-        ratio = target["max_sustained"] / base_max if base_max else math.nan
-        capped = " (cap)" if target["search_capped"] else ""
-        saturated = " ⚠ saturated" if best and best["generator_saturated"] else ""
-        lines.append(
-            f"| {target['target']} | {_fmt(target['max_sustained'], 0)}{capped} "
-            f"| {_fmt(ratio, 1)}x | {_fmt(fixed['p50_ms'], 2)} / {_fmt(fixed['p99_ms'], 2)} ms "
-            f"| {_fmt(best['latency']['p99_ms'], 2) if best else '-'} ms "
-            f"| {', '.join(f'{c:.0%}' for c in best['server']['cpu']) if best else '-'} "
-            f"| {', '.join(f'{c:.0%}' for c in best['generator_cpu']) if best else '-'}"
-            f"{saturated} |"
+    for layout in report["layouts"]:
+        lines += ["", *_layout_table(layout)]
+    lines += _retry_lines(report)
+    cross = (
+        next(
+            (t for t in report["layouts"][0]["targets"] if t["target"] == "project-redis-x2"), None
         )
-    cross = next((t for t in report["targets"] if t["target"] == "project-redis-x2"), None)
-    if cross and "fixed_load" in cross:
-        local = cross["fixed_load"]["latency_local"]
-        remote = cross["fixed_load"]["latency_cross"]
+        if report["layouts"]
+        else None
+    )
+    fixed_cross = ((cross or {}).get("generators", {}).get("python") or {}).get("fixed_load")
+    if fixed_cross:
+        local = fixed_cross["latency_local"]
+        remote = fixed_cross["latency_cross"]
         lines += [
             "",
             f"Cross-instance latency at 5,000/s (project-redis-x2): same instance p50 "
@@ -476,30 +750,38 @@ def markdown(report: dict[str, Any]) -> str:
             for p in memory["points"]
         )
         lines += ["", f"RSS per idle socket ({memory['target']}): {points}."]
-    slow = report.get("slow_consumer")
-    if slow and "error" not in slow:
-        normal = slow["normal"]["latency"]
-        slowed = slow["with_slow_client"]["latency"]
-        timeline = slow["with_slow_client"]["server"]["rss_mib_timeline"]
-        rss = ", ".join(
-            f"{t:.1f} s: {v[0]:.0f}" for t, v in timeline[:: max(len(timeline) // 8, 1)]
-        )
-        lines += [
-            "",
-            f"Slow consumer ({_fmt(slow['deliveries_per_s'], 0)} deliveries/s, 300-note batches, "
-            f"one of 20 stops reading): others' p99 {_fmt(normal['p99_ms'], 2)} ms → "
-            f"{_fmt(slowed['p99_ms'], 2)} ms (x {slow['p99_ratio']}); server RSS grew "
-            f"{slow['rss_growth_mib']} MiB (MiB over time: {rss}); slow client afterwards: "
-            f"{slow['slow_client']}.",
-        ]
-    elif slow:
-        lines += ["", f"Slow consumer: failed: {slow['error'][:200]}"]
+    lines += _slow_lines(report.get("slow_consumer"))
     lines += ["", f"Total run time: {report['seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
+def _slow_lines(slow: dict[str, Any] | None) -> list[str]:
+    if not slow:
+        return []
+    if "error" in slow:
+        return ["", f"Slow consumer: failed: {slow['error'][:200]}"]
+    normal = slow["normal"]["latency"]
+    slowed = slow["with_slow_client"]["latency"]
+    timeline = slow["with_slow_client"]["server"]["rss_mib_timeline"]
+    rss = ", ".join(f"{t:.1f} s: {v[0]:.0f}" for t, v in timeline[:: max(len(timeline) // 8, 1)])
+    return [
+        "",
+        f"Slow consumer ({_fmt(slow['deliveries_per_s'], 0)} deliveries/s, 300-note batches, "
+        f"one of 20 stops reading): others' p99 {_fmt(normal['p99_ms'], 2)} ms → "
+        f"{_fmt(slowed['p99_ms'], 2)} ms (x {slow['p99_ratio']}); server RSS grew "
+        f"{slow['rss_growth_mib']} MiB (MiB over time: {rss}); slow client afterwards: "
+        f"{slow['slow_client']}.",
+    ]
+
+
 def _failed(report: dict[str, Any]) -> bool:
-    parts = [*report["targets"], *report["memory"], report.get("slow_consumer") or {}]
+    sweeps = [
+        g
+        for layout in report["layouts"]
+        for t in layout["targets"]
+        for g in t["generators"].values()
+    ]
+    parts = [*sweeps, *report["memory"], report.get("slow_consumer") or {}]
     return any("error" in part for part in parts)
 
 
@@ -507,12 +789,20 @@ def _run_all(
     bench: Bench, args: argparse.Namespace, targets: list[Target], report: dict[str, Any]
 ) -> None:
     """Every measurement in turn, into ``report``; one that fails is reported, not fatal."""
+    layouts: list[LayoutSpec] = args.layout_specs
+    by_name = {layout["name"]: layout for layout in report["layouts"]}
     for target in targets:
+        mine = [lay for lay in layouts if not lay.targets or target.name in lay.targets]
+        if not mine:
+            continue
         try:
-            report["targets"].append(run_target(bench, target))
+            results = run_target(bench, target, mine)
         except Exception as exc:
             bench.log(f"{target.name} failed: {exc}")
-            report["targets"].append({"target": target.name, "error": str(exc)})
+            error = {"generator": "-", "error": str(exc)}
+            results = [{"target": target.name, "generators": {"-": error}} for _ in mine]
+        for layout, result in zip(mine, results, strict=True):
+            by_name[layout.name]["targets"].append(result)
     counts = [int(c) for c in args.memory.split(",") if c.strip()]
     for target in (Target("project-memory", "project"), Target("ceiling-daphne", "ceiling")):
         if not counts:
@@ -530,26 +820,77 @@ def _run_all(
             report["slow_consumer"] = {"error": str(exc)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _node_version() -> str:
+    node = shutil.which("node")
+    if node is None:
+        return "-"
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip().lstrip("v") or "-"
+
+
+def _ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """Each layout's and generator's figures divided by node-ws' of the same run."""
+    out: dict[str, Any] = {}
+    for layout in report["layouts"]:
+        reference = next((t for t in layout["targets"] if t["target"] == "node-ws"), None)
+        if reference is None:
+            continue
+        for kind, ref in reference["generators"].items():
+            if not ref.get("max_sustained"):
+                continue
+            out.setdefault(layout["name"], {})[kind] = {
+                t["target"]: round(t["generators"][kind]["max_sustained"] / ref["max_sustained"], 3)
+                for t in layout["targets"]
+                if t["generators"].get(kind, {}).get("max_sustained") is not None
+            }
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Fan-out benchmark (README, Benchmark).")
     parser.add_argument("--targets", default=",".join(t.name for t in TARGETS))
+    parser.add_argument(
+        "--layouts", default="fanout,1-note", help="fanout (the options below) and/or 1-note"
+    )
+    parser.add_argument("--generators", default=",".join(GENERATORS), help="python and/or node")
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--notes", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per step")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per step")
+    parser.add_argument("--drain", type=float, default=1.0, help="seconds after each step")
     parser.add_argument("--start", type=float, default=2000.0, help="first step, deliveries/s")
-    parser.add_argument("--factor", type=float, default=1.6)
-    parser.add_argument("--max-rate", type=float, default=90000.0)
+    parser.add_argument("--factor", type=float, default=2.0)
+    parser.add_argument("--bisections", type=int, default=2, help="steps between pass and miss")
+    parser.add_argument("--max-rate", type=float, default=300000.0)
     parser.add_argument("--min-rate", type=float, default=300.0, help="lowest step down")
-    parser.add_argument("--max-steps", type=int, default=12)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--no-retry", dest="retry", action="store_false", help="no 2nd try")
+    parser.add_argument("--max-steps", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="Python generator processes")
+    parser.add_argument(
+        "--node-workers", type=int, default=0, help="Node generator processes (0: the layout's)"
+    )
+    parser.add_argument("--retry", action="store_true", help="run a missed step again, apart")
     parser.add_argument("--memory", default="1000,5000", help="idle socket counts; '' skips")
     parser.add_argument("--slow-seconds", type=float, default=10.0)
     parser.add_argument("--no-slow", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    fanout = LayoutSpec(
+        "fanout", args.rooms, args.clients, args.senders, args.notes, args.duration,
+        MIN_DELIVERED, 2, fixed=True,
+    )  # fmt: skip
+    known_layouts = {layout.name: layout for layout in (fanout, ONE_NOTE)}
+    args.layout_specs = [
+        known_layouts[name.strip()] for name in args.layouts.split(",") if name.strip()
+    ]
+    args.generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    if not set(args.generators) <= set(GENERATORS):
+        parser.error(f"generators are {GENERATORS}")
 
     raise_file_limit()  # the servers inherit it: 5,000 sockets need more than 1,024 files
     bench = Bench(args)
@@ -564,13 +905,23 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {
             "cores": os.cpu_count(),
             "python": platform.python_version(),
+            "node": _node_version(),
             "platform": platform.platform(),
         },
-        "config": {
-            k: getattr(args, k) for k in ("rooms", "clients", "senders", "notes", "duration")
+        "search": {
+            k: getattr(args, k)
+            for k in ("start", "factor", "bisections", "max_rate", "max_steps", "drain", "retry")
         },
-        "criteria": {"p99_ms_below": P99_LIMIT_MS, "delivered_at_least": MIN_DELIVERED},
-        "targets": [],
+        "layouts": [
+            {
+                "name": layout.name,
+                "config": layout.config(),
+                "python_workers": args.workers,
+                "criteria": layout.criteria(),
+                "targets": [],
+            }
+            for layout in args.layout_specs
+        ],
         "memory": [],
     }
     try:
@@ -582,13 +933,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.log(f"something failed: server logs kept in {bench.workdir}")
         else:
             shutil.rmtree(bench.workdir, ignore_errors=True)
-    base = next((t for t in report["targets"] if t.get("target") == "baseline"), None)
-    if base and base.get("max_sustained"):
-        report["ratios_vs_baseline"] = {
-            t["target"]: round(t["max_sustained"] / base["max_sustained"], 2)
-            for t in report["targets"]
-            if "max_sustained" in t
-        }
+    report["ratios_vs_node_ws"] = _ratios(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d")
