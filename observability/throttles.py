@@ -50,8 +50,9 @@ SLOTS = 10
 class AtomicRateThrottle(throttling.SimpleRateThrottle):
     """DRF's SimpleRateThrottle, counting a client's requests in slots of a tenth of the rate's
     duration, each request one atomic increment of its slot's counter. A request goes through
-    when the slots covering the last duration (the current one and the ten before it) hold at
-    most ``num_requests`` with it; a refused one takes its increment back. Those slots span
+    when the slots covering the last duration (its own and the ten before it, and any that
+    began while it was counted) hold at most ``num_requests`` with it; a refused one takes its
+    increment back. Those slots span
     the whole duration and up to a tenth more, so no span of the rate's duration ever holds
     more than ``num_requests``, at a window's edge as anywhere else (fixed windows let twice
     the rate through across their edge); a client sending steadily at the limit gets a tenth
@@ -70,20 +71,23 @@ class AtomicRateThrottle(throttling.SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        now = time.time()
         slot_length = self.duration / SLOTS
-        current = int(now // slot_length)
-        earlier = [f"{key}:{slot}" for slot in range(current - SLOTS, current)]
-        counted = self.cache.get_many(earlier)
+        mine = int(time.time() // slot_length)
+        # This request's place among those of its slot, however many arrive at once (the
+        # counter's new value); then the other slots, read after it is counted. Two requests
+        # of different slots sent at once each count themselves before reading the other's
+        # slot, so at least one of them sees the other (docs/security.md).
+        place = self._count(f"{key}:{mine}", slot_length)
+        latest = int(time.time() // slot_length)
+        earlier = [f"{key}:{slot}" for slot in range(mine - SLOTS, mine)]
+        later = [f"{key}:{slot}" for slot in range(mine + 1, latest + 1)]
+        counted = self.cache.get_many(earlier + later)
         before = [int(counted.get(name, 0)) for name in earlier]
-        mine = f"{key}:{current}"
-        # The counter's new value is this request's place among those sent in its slot, however
-        # many arrive at once.
-        place = sum(before) + self._count(mine, slot_length)
+        place += sum(before) + sum(int(counted.get(name, 0)) for name in later)
         if place <= self.num_requests:
             return True
-        self._uncount(mine)
-        self.wait_seconds = self._wait(before, place, current, now, slot_length)
+        self._uncount(f"{key}:{mine}")
+        self.wait_seconds = self._wait(before, place, mine, time.time(), slot_length)
         return False
 
     def _count(self, key: str, slot_length: float) -> int:

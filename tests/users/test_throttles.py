@@ -235,3 +235,33 @@ def test_refused_requests_spend_nothing(clock: Clock, make_user: Callable[..., U
     # The first ten leave the count when their slot has been over for a minute; only they.
     clock.now += 30.2
     assert [ticket() for _ in range(11)] == [201] * 10 + [429]
+
+
+def test_two_requests_at_a_slots_edge_cannot_both_take_the_last_place(
+    clock: Clock, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from observability.throttles import AtomicRateThrottle
+
+    client = APIClient()
+    client.force_authenticate(make_user())
+
+    def ticket() -> int:
+        return int(client.post("/api/v1/realtime/tickets").status_code)
+
+    assert [ticket() for _ in range(29)] == [201] * 29  # one place left this minute
+    count = AtomicRateThrottle._count
+    raced: list[int] = []
+    held: list[str] = []
+
+    def count_after_another(self: AtomicRateThrottle, key: str, slot_length: float) -> int:
+        # A request of a slot is held up just before it is counted; meanwhile the slot ends
+        # and a request of the next one goes through the whole throttle.
+        if not held and key.startswith("throttle_tickets"):
+            held.append(key)
+            clock.now += 0.4
+            raced.append(ticket())
+        return count(self, key, slot_length)
+
+    monkeypatch.setattr(AtomicRateThrottle, "_count", count_after_another)
+    first = ticket()
+    assert sorted([first, *raced]) == [201, 429]  # thirty a minute, at the edge too
