@@ -30,10 +30,17 @@ class _TwistedTransport(Protocol):
     def abortConnection(self) -> None: ...  # noqa: N802 - Twisted's name
 
 
+#: The write buffer (bytes) past which an asyncio transport's ``send`` waits: above the
+#: session's ``SEND_BACKLOG_LIMIT`` (512 KiB), so that its check after a send sees the backlog.
+ASYNCIO_HIGH_WATER = 1024 * 1024
+
+
 class _AsyncioTransport(Protocol):
     """What the probe uses of an asyncio (or uvloop) transport."""
 
     def get_write_buffer_size(self) -> int: ...
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
 
     def abort(self) -> None: ...
 
@@ -66,10 +73,17 @@ class TwistedProbe(TransportProbe):
 
 
 class AsyncioProbe(TransportProbe):
-    """The write backlog of one asyncio transport (uvicorn), and a way to drop it at once."""
+    """The write backlog of one asyncio transport (uvicorn), and a way to drop it at once.
+
+    The transport's high-water mark goes up to ``ASYNCIO_HIGH_WATER``: at uvicorn's 64 KiB a
+    send to a player who stopped reading would wait long before the backlog reached the
+    session's limit, which then never sees it (the player would be dropped only once the
+    outbox filled, some 20 s into a flood, against Daphne's second or so).
+    """
 
     def __init__(self, transport: _AsyncioTransport) -> None:
         self._transport = transport
+        transport.set_write_buffer_limits(high=ASYNCIO_HIGH_WATER)
 
     def backlog(self) -> int:
         return self._transport.get_write_buffer_size()
@@ -91,7 +105,8 @@ def transport_probe(send: Any) -> TransportProbe | None:
     # (uvloop's transports are not registered as asyncio.WriteTransport: duck-typed.)
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is not None and all(
-        callable(getattr(transport, name, None)) for name in ("get_write_buffer_size", "abort")
+        callable(getattr(transport, name, None))
+        for name in ("get_write_buffer_size", "set_write_buffer_limits", "abort")
     ):
         return AsyncioProbe(transport)
     return None
