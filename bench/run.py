@@ -11,6 +11,11 @@ needed, Daphne or uvicorn, all sharing one throwaway VAR_DIR):
 - ``project-redis-x2``: two project instances on one Redis, each room's clients split
   between them (cross-instance latency comes from this one).
 
+Only when named in ``--targets``: the same ceiling and ``project-memory`` on other interface
+servers (``ceiling-granian``, ``ceiling-hypercorn``, ``ceiling-uvicorn-sansio``/``-wsproto``,
+``project-uvicorn`` as ``--interface uvicorn`` serves it, ``project-granian``...; the list is
+TARGETS, the command lines ``harness.processes``).
+
 For each: p50/p99 at a fixed moderate load (5,000 deliveries/s), then the send rate stepped
 up until a step misses p99 < 50 ms or 99.9 % delivered, plus one step between the last pass
 and the first miss. Then memory per idle socket (1,000 and 5,000 sockets) and a
@@ -41,11 +46,11 @@ from harness.processes import (
     HOST,
     RedisServer,
     ServerProcess,
-    daphne_command,
     free_port,
     migrate,
     project_command,
     project_env,
+    server_command,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,6 +97,8 @@ class Target:
     server: str = "daphne"
     redis: bool = False
     instances: int = 1
+    #: Run only when ``--targets`` names it, not in every ``make bench``.
+    extra: bool = False
 
     @property
     def wire(self) -> str:
@@ -100,11 +107,21 @@ class Target:
 
 TARGETS = [
     Target("ceiling-daphne", "ceiling"),
-    Target("ceiling-uvicorn", "ceiling", server="uvicorn"),
+    Target("ceiling-uvicorn", "ceiling", server="uvicorn-websockets"),
     Target("baseline", "baseline", redis=True),
     Target("project-memory", "project"),
     Target("project-redis", "project", redis=True),
     Target("project-redis-x2", "project", redis=True, instances=2),
+    # Interface servers side by side (docs/operations.md, Production server): only when named.
+    Target("ceiling-uvicorn-sansio", "ceiling", server="uvicorn", extra=True),
+    Target("ceiling-uvicorn-wsproto", "ceiling", server="uvicorn-wsproto", extra=True),
+    Target("ceiling-granian", "ceiling", server="granian", extra=True),
+    Target("ceiling-hypercorn", "ceiling", server="hypercorn", extra=True),
+    Target("project-uvicorn", "project", server="uvicorn", extra=True),
+    Target("project-uvicorn-websockets", "project", server="uvicorn-websockets", extra=True),
+    Target("project-uvicorn-wsproto", "project", server="uvicorn-wsproto", extra=True),
+    Target("project-granian", "project", server="granian", extra=True),
+    Target("project-hypercorn", "project", server="hypercorn", extra=True),
 ]
 _MODULE = {
     "ceiling": "bench.ceiling:app",
@@ -165,15 +182,10 @@ class Bench:
         try:
             for index in range(target.instances):
                 port = free_port()
-                if target.server == "uvicorn":
-                    command = [sys.executable, "-m", "uvicorn", _MODULE[target.app]]
-                    command += ["--host", HOST, "--port", str(port), "--loop", "uvloop"]
-                    command += ["--ws", "websockets", "--ws-max-size", "65536"]
-                    command += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
-                elif target.app == "project":  # as `make run` serves it
-                    command = project_command(port)
+                if target.app == "project":  # as `make run` serves it, on target.server
+                    command = project_command(port, interface=target.server)
                 else:
-                    command = daphne_command(_MODULE[target.app], port)
+                    command = server_command(target.server, _MODULE[target.app], port)
                 name = f"{target.name}-{index}"
                 server = Server(name, port, command, env, self.workdir / f"{name}-{port}.log")
                 started.append(server)
@@ -532,7 +544,7 @@ def _run_all(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fan-out benchmark (README, Benchmark).")
-    parser.add_argument("--targets", default=",".join(t.name for t in TARGETS))
+    parser.add_argument("--targets", default=",".join(t.name for t in TARGETS if not t.extra))
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--senders", type=int, default=4)
