@@ -85,9 +85,16 @@ class Server(ServerProcess):
         return f"ws://{HOST}:{self.port}"
 
     def stat(self) -> tuple[float, float]:
+        """CPU seconds and RSS MiB of the process and its children (granian's worker)."""
         if self.proc is None or self.proc.poll() is not None:
             return math.nan, math.nan
-        return _proc_stat(self.proc.pid)
+        cpu, rss = _proc_stat(self.proc.pid)
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            for child in children.split():
+                child_cpu, child_rss = _proc_stat(int(child))
+                cpu, rss = cpu + child_cpu, rss + child_rss
+        return cpu, rss
 
 
 @dataclass

@@ -135,8 +135,9 @@ def server_command(interface: str, application: str, port: int) -> list[str]:
         command += ["--host", HOST, "--port", str(port), "--no-access-log"]
         return [*command, "--log-level", "warning", application]
     if interface == "hypercorn":
-        command = [python, "-m", "hypercorn", "--bind", f"{HOST}:{port}", "--worker-class"]
-        command += ["uvloop", "--config", "python:harness.hypercorn_config"]
+        # --workers 0: in this process, as Daphne and uvicorn serve (granian always forks one).
+        command = [python, "-m", "hypercorn", "--bind", f"{HOST}:{port}", "--workers", "0"]
+        command += ["--worker-class", "uvloop", "--config", "python:harness.hypercorn_config"]
         return [*command, application]
     raise ValueError(f"unknown interface {interface!r}: one of {', '.join(INTERFACES)}")
 
