@@ -3,7 +3,6 @@
 Daphne is the default (``make run``); ``--interface uvicorn`` serves it on uvicorn (uvloop,
 httptools) with the same protections, below (docs/operations.md, Production server).
 
-
 Daphne as it comes holds a connection whose request never finishes for as long as bytes
 trickle in (Twisted's idle timeout starts again with every byte), so a few hundred such
 connections from one client tie the server up. This launcher runs Daphne's own command line
@@ -25,7 +24,9 @@ has none for a request that trickles in: its keep-alive timeout starts again wit
 the message size limit (``ws_max_size``; uvicorn closes with 1009 on its own), and no
 ``X-Forwarded-*`` rewriting of the client address (the project reads X-Forwarded-For itself,
 as far as ``NUM_PROXIES`` allows). Only ``-b``, ``-p``, ``--ping-interval``,
-``--ping-timeout`` and ``--ws`` are taken there.
+``--ping-timeout`` and ``--ws`` are taken there. What the application does for each server
+(dropping a player who stops reading, the goodbye on SIGTERM) is in realtime.backpressure
+and realtime.runtime.
 """
 
 from __future__ import annotations
