@@ -6,18 +6,25 @@ of ``TARGETS``:
 
 - ``node-ws``: a bare Node.js ``ws`` broadcast peer (bench/node/peer.js), the reference every
   other figure is divided by (``x node-ws``, from the same run and the same generator);
-- ``ceiling-daphne`` / ``ceiling-uvicorn``: the bare ASGI broadcast app (bench/ceiling.py),
-  the calibration ceiling of this machine, interface server and load generator;
-- ``baseline``: the textbook Channels consumer (bench/baseline/), Daphne + Redis layer;
-- ``project-memory``: the project, one Daphne instance, in-memory channel layer;
+- ``ceiling-<server>``: the bare ASGI broadcast app (bench/ceiling.py) on Daphne, uvicorn
+  (as ``pianorhythm.server --interface uvicorn`` runs it), granian and hypercorn: what each
+  interface server allows on this machine with this load generator;
+- ``project-memory`` / ``project-uvicorn``: the project, one instance, in-memory channel
+  layer, on Daphne (as ``make run`` serves it) and on uvicorn (the production option);
 - ``project-redis``: the project, one Daphne instance, Redis;
 - ``project-redis-x2``: two project instances on one Redis, each room's clients split
   between them (cross-instance latency comes from this one).
 
+Only when named in ``--targets`` (the run stays under 20 minutes): ``baseline``, the
+textbook Channels consumer (bench/baseline/, Daphne + Redis layer); uvicorn's other
+WebSocket implementations; the project on granian, hypercorn, and uvicorn with Redis (the
+list is TARGETS, the command lines ``harness.processes``).
+
 Two layouts (``--layouts``): ``fanout``, 10 rooms x 20 clients x 4 senders, 4-note batches,
 4 s steps, a step passes at p99 < 50 ms and >= 99.9 % delivered; and ``1-note``, the issue's
 independent measurement, 10 x 20 x 10 senders, 1-note batches, 6 s steps, >= 99 % delivered,
-the Node generator in one process, for node-ws, project-memory and project-redis only.
+the Node generator in one process, for node-ws, project-memory, project-uvicorn and
+project-redis only.
 
 Two load generators (``--generators``), each measuring every target of every layout on the
 same server processes, one after the other: ``bench.loadgen`` (Python, 2 worker processes)
@@ -61,11 +68,11 @@ from harness.processes import (
     HOST,
     RedisServer,
     ServerProcess,
-    daphne_command,
     free_port,
     migrate,
     project_command,
     project_env,
+    server_command,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,9 +109,16 @@ class Server(ServerProcess):
         return f"ws://{HOST}:{self.port}"
 
     def stat(self) -> tuple[float, float]:
+        """CPU seconds and RSS MiB of the process and its children (granian's worker)."""
         if self.proc is None or self.proc.poll() is not None:
             return math.nan, math.nan
-        return _proc_stat(self.proc.pid)
+        cpu, rss = _proc_stat(self.proc.pid)
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            for child in children.split():
+                child_cpu, child_rss = _proc_stat(int(child))
+                cpu, rss = cpu + child_cpu, rss + child_rss
+        return cpu, rss
 
 
 @dataclass
@@ -114,6 +128,8 @@ class Target:
     server: str = "daphne"
     redis: bool = False
     instances: int = 1
+    #: Run only when ``--targets`` names it, not in every ``make bench``.
+    extra: bool = False
 
     @property
     def wire(self) -> str:
@@ -122,12 +138,25 @@ class Target:
 
 TARGETS = [
     Target("node-ws", "node"),  # bench/node/peer.js: the reference every figure is divided by
+    # Interface servers side by side, on the bare app and on the project (docs/operations.md,
+    # Production server); uvicorn is as pianorhythm.server --interface uvicorn runs it.
     Target("ceiling-daphne", "ceiling"),
     Target("ceiling-uvicorn", "ceiling", server="uvicorn"),
-    Target("baseline", "baseline", redis=True),
+    Target("ceiling-granian", "ceiling", server="granian"),
+    Target("ceiling-hypercorn", "ceiling", server="hypercorn"),
     Target("project-memory", "project"),
+    Target("project-uvicorn", "project", server="uvicorn"),
     Target("project-redis", "project", redis=True),
     Target("project-redis-x2", "project", redis=True, instances=2),
+    # Only when named (the run must stay under 20 minutes).
+    Target("baseline", "baseline", redis=True, extra=True),
+    Target("ceiling-uvicorn-websockets", "ceiling", server="uvicorn-websockets", extra=True),
+    Target("ceiling-uvicorn-wsproto", "ceiling", server="uvicorn-wsproto", extra=True),
+    Target("project-uvicorn-websockets", "project", server="uvicorn-websockets", extra=True),
+    Target("project-uvicorn-wsproto", "project", server="uvicorn-wsproto", extra=True),
+    Target("project-granian", "project", server="granian", extra=True),
+    Target("project-hypercorn", "project", server="hypercorn", extra=True),
+    Target("project-uvicorn-redis", "project", server="uvicorn", redis=True, extra=True),
 ]
 _MODULE = {
     "ceiling": "bench.ceiling:app",
@@ -190,15 +219,10 @@ class Bench:
                 port = free_port()
                 if target.app == "node":
                     command = peer_command(port)
-                elif target.server == "uvicorn":
-                    command = [sys.executable, "-m", "uvicorn", _MODULE[target.app]]
-                    command += ["--host", HOST, "--port", str(port), "--loop", "uvloop"]
-                    command += ["--ws", "websockets", "--ws-max-size", "65536"]
-                    command += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
-                elif target.app == "project":  # as `make run` serves it
-                    command = project_command(port)
+                elif target.app == "project":  # as `make run` serves it, on target.server
+                    command = project_command(port, interface=target.server)
                 else:
-                    command = daphne_command(_MODULE[target.app], port)
+                    command = server_command(target.server, _MODULE[target.app], port)
                 name = f"{target.name}-{index}"
                 server = Server(name, port, command, env, self.workdir / f"{name}-{port}.log")
                 started.append(server)
@@ -340,7 +364,15 @@ class LayoutSpec:
 #: room, 1-note batches, 6 s steps, pass at p99 < 50 ms and >= 99 % delivered, no retries,
 #: one Node process.
 ONE_NOTE = LayoutSpec(
-    "1-note", 10, 20, 10, 1, 6.0, 0.99, 1, targets=("node-ws", "project-memory", "project-redis")
+    "1-note",
+    10,
+    20,
+    10,
+    1,
+    6.0,
+    0.99,
+    1,
+    targets=("node-ws", "project-memory", "project-uvicorn", "project-redis"),
 )
 GENERATORS = ("python", "node")
 
@@ -848,7 +880,7 @@ def _ratios(report: dict[str, Any]) -> dict[str, Any]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Fan-out benchmark (README, Benchmark).")
-    parser.add_argument("--targets", default=",".join(t.name for t in TARGETS))
+    parser.add_argument("--targets", default=",".join(t.name for t in TARGETS if not t.extra))
     parser.add_argument(
         "--layouts", default="fanout,1-note", help="fanout (the options below) and/or 1-note"
     )

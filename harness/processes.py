@@ -1,5 +1,5 @@
-"""Start, wait for, talk to and stop real server processes: Daphne (or any ASGI server)
-and a private ``redis-server``.
+"""Start, wait for, talk to and stop real server processes: Daphne, uvicorn, granian or
+hypercorn (``INTERFACES``) and a private ``redis-server``.
 
 The end-to-end tests (tests/e2e/conftest.py) and the benchmark (bench/run.py) both start the
 project as ``make run`` serves it and need the same things: a free port, a clean environment
@@ -34,6 +34,26 @@ LOG_TAIL_CHARS = 20_000
 #: The message and frame size limits ``pianorhythm.server`` gives Daphne from the settings,
 #: for a plain Daphne serving another application (the benchmark's baseline and ceiling).
 DAPHNE_FLAGS = ("--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536")
+#: The project's application, as every interface server imports it.
+APPLICATION = "pianorhythm.asgi:application"
+#: Interface servers ``server_command`` and ``project_command`` know. ``uvicorn`` is the
+#: supported one (pianorhythm.server's default WebSocket implementation); the ``uvicorn-*``
+#: variants pick another; granian and hypercorn serve the project bare (benchmark only:
+#: none of pianorhythm.server's protections, docs/operations.md).
+INTERFACES = (
+    "daphne",
+    "uvicorn",
+    "uvicorn-websockets",
+    "uvicorn-wsproto",
+    "granian",
+    "hypercorn",
+)
+#: The WebSocket implementation of each uvicorn interface (None: pianorhythm.server's default).
+_UVICORN_WS = {
+    "uvicorn": "websockets-sansio",
+    "uvicorn-websockets": "websockets",
+    "uvicorn-wsproto": "wsproto",
+}
 # Variables of the outer environment a server must not inherit: each caller says what it wants.
 _STRIPPED = ("DATABASE_URL", "REDIS_URL", "VAR_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG")
 # No proxy for requests to our own servers, whatever the environment says.
@@ -73,14 +93,53 @@ def project_env(var_dir: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-def project_command(port: int, daphne_args: Sequence[str] = ()) -> list[str]:
-    """The project served as ``make run`` serves it: Daphne through pianorhythm.server."""
-    return [sys.executable, "-m", "pianorhythm.server", "-b", HOST, "-p", str(port), *daphne_args]
+def project_command(
+    port: int, daphne_args: Sequence[str] = (), interface: str = "daphne"
+) -> list[str]:
+    """The project served by ``interface``: as ``make run`` serves it (Daphne through
+    pianorhythm.server) by default, or on uvicorn through pianorhythm.server (``daphne_args``
+    then are the few options it takes there: ``--ping-interval``, ``--ping-timeout``), or on a
+    bare granian or hypercorn (no options)."""
+    if interface == "daphne":
+        server = [sys.executable, "-m", "pianorhythm.server"]
+        return [*server, "-b", HOST, "-p", str(port), *daphne_args]
+    if interface in _UVICORN_WS:
+        server = [sys.executable, "-m", "pianorhythm.server", "--interface", "uvicorn"]
+        server += ["--ws", _UVICORN_WS[interface]]
+        return [*server, "-b", HOST, "-p", str(port), *daphne_args]
+    if daphne_args:
+        raise ValueError(f"{interface} takes no server options: {list(daphne_args)}")
+    return server_command(interface, APPLICATION, port)
 
 
 def daphne_command(application: str, port: int) -> list[str]:
     """A plain Daphne serving ``application`` with the project's message size limits."""
     return [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), *DAPHNE_FLAGS, application]
+
+
+def server_command(interface: str, application: str, port: int) -> list[str]:
+    """``interface`` (one of ``INTERFACES``) serving the ASGI ``application`` bare: uvloop
+    where the server can use it, the 64 KiB message limit where it has one (granian has none),
+    no access log, no lifespan, no proxy headers, no compression."""
+    python = sys.executable
+    if interface == "daphne":
+        return daphne_command(application, port)
+    if interface in _UVICORN_WS:
+        command = [python, "-m", "uvicorn", application, "--host", HOST, "--port", str(port)]
+        command += ["--loop", "uvloop", "--http", "httptools", "--ws", _UVICORN_WS[interface]]
+        command += ["--ws-max-size", "65536", "--ws-per-message-deflate", "False"]
+        command += ["--lifespan", "off", "--no-proxy-headers", "--no-access-log"]
+        return [*command, "--log-level", "warning"]
+    if interface == "granian":
+        command = [python, "-m", "granian", "--interface", "asgi", "--loop", "uvloop"]
+        command += ["--host", HOST, "--port", str(port), "--no-access-log"]
+        return [*command, "--log-level", "warning", application]
+    if interface == "hypercorn":
+        # --workers 0: in this process, as Daphne and uvicorn serve (granian always forks one).
+        command = [python, "-m", "hypercorn", "--bind", f"{HOST}:{port}", "--workers", "0"]
+        command += ["--worker-class", "uvloop", "--config", "python:harness.hypercorn_config"]
+        return [*command, application]
+    raise ValueError(f"unknown interface {interface!r}: one of {', '.join(INTERFACES)}")
 
 
 def migrate(env: dict[str, str], log_path: Path) -> None:

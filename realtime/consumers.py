@@ -302,8 +302,10 @@ class PianoConsumer(AsyncConsumer):
         )
         try:
             await self.base_send(message)
-        except Disconnected as exc:  # Daphne (autobahn): the client closed meanwhile
-            raise ClientGoneError(str(exc)) from exc
+        # The client closed meanwhile: autobahn's Disconnected (Daphne), uvicorn's
+        # ClientDisconnected (an OSError).
+        except (Disconnected, OSError) as exc:
+            raise ClientGoneError(str(exc) or type(exc).__name__) from exc
 
     async def _refuse_unavailable(self, subprotocol: str | None, exc: BaseException) -> None:
         """Redis is down: a clean "try again later" (1013), not a 500 with a traceback."""

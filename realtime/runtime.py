@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 3.0
 #: How long a stopping server spends saying goodbye to its sockets before it stops anyway.
 SHUTDOWN_SECONDS = 3.0
+#: Interface servers whose SIGTERM handler the runtime goes before (by the module each runs
+#: in); elsewhere (tests, a management command) SIGTERM is left alone.
+SIGNAL_HANDING_SERVERS = ("twisted.internet.reactor", "uvicorn.server")
 REAP_SECONDS = 5.0
 
 
@@ -68,10 +71,12 @@ class Runtime:
 
     def _install_sigterm_handler(self) -> None:
         """Under Daphne, SIGTERM stops Twisted's reactor, which drops every connection before
-        the application hears of it. Run ``on_shutdown`` first, then hand the signal on."""
+        the application hears of it; uvicorn closes every socket itself (1012) and never tells
+        the application it is stopping. Run ``on_shutdown`` first (the same goodbye under
+        both: 1012, rooms left at once, statistics written), then hand the signal on."""
         if (
             self.on_shutdown is None
-            or "twisted.internet.reactor" not in sys.modules
+            or not any(server in sys.modules for server in SIGNAL_HANDING_SERVERS)
             or threading.current_thread() is not threading.main_thread()
         ):
             return

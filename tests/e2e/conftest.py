@@ -1,9 +1,14 @@
-"""Real processes for end-to-end tests: Daphne instances sharing one database, and Redis.
+"""Real processes for end-to-end tests: server instances sharing one database, and Redis.
 
-``server_process(env, port=None)`` starts Daphne (``python -m pianorhythm.server``) on a free
-port with ``env`` on top of a clean environment. All instances of one test share a SQLite
-file (VAR_DIR in the test's tmp_path, migrated once before the first starts) and so also the
-development secret and JWT keys generated there: a token from one instance works on the other.
+``server_process(env, port=None)`` starts the project (``python -m pianorhythm.server``) on a
+free port with ``env`` on top of a clean environment: on Daphne, or on the interface server
+``E2E_INTERFACE`` names (``uvicorn``, or any of ``harness.processes.INTERFACES``). Tests
+marked ``server_layer`` (frame limits, close codes, slow clients, SIGTERM) run once on each
+supported interface (``SUPPORTED_INTERFACES``) unless ``E2E_INTERFACE`` picks one.
+
+All instances of one test share a SQLite file (VAR_DIR in the test's tmp_path, migrated once
+before the first starts) and so also the development secret and JWT keys generated there: a
+token from one instance works on the other.
 ``redis_server`` is a private ``redis-server`` without persistence that a test may stop and
 start again on the same port. The processes themselves are ``harness.processes``'.
 
@@ -13,6 +18,7 @@ teardown. A failing test's report shows every process's output.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -36,15 +42,45 @@ _TEST_ENV = {
 }
 
 
+#: The interface servers supported in production (docs/operations.md, Production server).
+SUPPORTED_INTERFACES = ("daphne", "uvicorn")
+#: The one every e2e test runs on; without E2E_INTERFACE, Daphne (``make run``'s).
+INTERFACE = os.environ.get("E2E_INTERFACE", "") or "daphne"
+if INTERFACE not in processes.INTERFACES:
+    raise pytest.UsageError(f"E2E_INTERFACE={INTERFACE!r}: one of {processes.INTERFACES}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A ``server_layer`` test runs on every supported interface, unless E2E_INTERFACE says
+    which one."""
+    if (
+        "e2e_interface" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("server_layer") is not None
+        and not os.environ.get("E2E_INTERFACE")
+    ):
+        metafunc.parametrize("e2e_interface", SUPPORTED_INTERFACES, indirect=True)
+
+
+@pytest.fixture
+def e2e_interface(request: pytest.FixtureRequest) -> str:
+    """The interface server this test's servers run on."""
+    return str(getattr(request, "param", INTERFACE))
+
+
 class ServerProcess(processes.ServerProcess):
-    """One Daphne instance serving the project. ``url`` is its HTTP root, ``ws_url`` the
+    """One server instance serving the project. ``url`` is its HTTP root, ``ws_url`` the
     protocol endpoint; a failed start fails the test."""
 
     def __init__(
-        self, port: int, env: dict[str, str], log_path: Path, daphne_args: Sequence[str] = ()
+        self,
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        daphne_args: Sequence[str] = (),
+        interface: str = "daphne",
     ) -> None:
-        command = processes.project_command(port, daphne_args)
-        super().__init__("daphne", port, command, env, log_path)
+        command = processes.project_command(port, daphne_args, interface)
+        super().__init__(interface, port, command, env, log_path)
 
     def start(self, probe: str = "/api/schema/", timeout: float = processes.START_TIMEOUT) -> None:
         try:
@@ -103,9 +139,10 @@ def e2e_var_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server_process(
-    request: pytest.FixtureRequest, tmp_path: Path, e2e_var_dir: Path
+    request: pytest.FixtureRequest, tmp_path: Path, e2e_var_dir: Path, e2e_interface: str
 ) -> Iterator[Callable[..., ServerProcess]]:
-    """Factory: ``server_process(env: dict, port=None)`` starts one Daphne instance."""
+    """Factory: ``server_process(env: dict, port=None, daphne_args=())`` starts one instance
+    on ``e2e_interface``."""
     started: list[ServerProcess] = []
     migrated = False
 
@@ -125,8 +162,9 @@ def server_process(
                 pytest.fail(str(exc))
             migrated = True
         chosen = port or free_port()
-        server = ServerProcess(chosen, full_env, tmp_path / f"daphne-{chosen}.log", daphne_args)
-        _remember_log(request, f"daphne :{chosen}", server.log_path)
+        log_path = tmp_path / f"{e2e_interface}-{chosen}.log"
+        server = ServerProcess(chosen, full_env, log_path, daphne_args, e2e_interface)
+        _remember_log(request, f"{e2e_interface} :{chosen}", server.log_path)
         started.append(server)
         server.start()
         return server

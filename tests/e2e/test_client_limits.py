@@ -51,6 +51,7 @@ async def test_one_addresss_sockets_are_counted_across_instances(
         assert firsts[6:] == ["ERROR_CODE_RATE_LIMITED"] * 2
 
 
+@pytest.mark.server_layer
 async def test_behind_a_proxy_the_clients_own_address_counts(
     server_process: Callable[..., ServerProcess],
 ) -> None:

@@ -132,6 +132,7 @@ async def test_a_thousand_public_rooms_do_not_deafen_the_home_page(
         assert max(visitor.sizes) <= LIMIT
 
 
+@pytest.mark.server_layer
 @pytest.mark.parametrize("encoding", ["json", "proto"])
 async def test_a_client_frame_over_the_limit_is_closed_with_1009_and_frees_its_seat(
     server_process: Callable[..., ServerProcess], encoding: str

@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import ServerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.server_layer]
 
 
 def seconds_until_dropped(sock: socket.socket, trickle: bytes, limit: float) -> float | None:
