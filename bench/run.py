@@ -30,7 +30,8 @@ Two load generators (``--generators``), each measuring every target of every lay
 same server processes, one after the other: ``bench.loadgen`` (Python, 2 worker processes)
 and ``bench/node/loadgen.js`` (Node.js, driven by ``bench.nodegen``); the table shows both
 side by side and their ratio (they should agree within 20 %). The Python one goes first: p50
-and p99 at a fixed moderate load (5,000 deliveries/s, fanout only), then the send rate from
+and p99 at a fixed moderate load (5,000 deliveries/s, fanout only; the Node one runs it too
+on the project's targets), then the send rate from
 2,000/s doubled until a step misses, then two bisections (in log) between the last pass and
 the first miss (a target that misses at 2,000/s is stepped down first). The Node one starts
 at 0.8 x the Python figure and steps by 1.25 with one bisection. Every step is run once: the
@@ -489,7 +490,8 @@ def run_generator(
         if connected["connected"] < connected["expected"]:
             raise RuntimeError(f"only {connected['connected']} clients connected")
         sweep = Sweep(bench, generator, servers, layout, label)
-        if layout.fixed and kind == "python":
+        # The fixed load: every target with the Python generator, the project's with both.
+        if layout.fixed and (kind == "python" or target.app == "project"):
             fixed = run_step(generator, servers, 0, FIXED_LOAD, layout.duration, args.drain)
             bench.log(f"{label} fixed " + _brief(fixed))
             out["fixed_load"] = fixed.as_dict()
@@ -715,6 +717,14 @@ def _agreement(target: dict[str, Any]) -> str:
     return f"{ratio:.2f}{flag}"
 
 
+def _fixed(sweep: dict[str, Any] | None) -> str:
+    """p50 / p99 at the fixed load, or "-" where this generator did not run it."""
+    latency = (sweep or {}).get("fixed_load", {}).get("latency")
+    if not latency:
+        return "-"
+    return f"{_fmt(latency['p50_ms'], 2)} / {_fmt(latency['p99_ms'], 2)}"
+
+
 def _layout_table(layout: dict[str, Any]) -> list[str]:
     config, criteria = layout["config"], layout["criteria"]
     fixed = any("fixed_load" in g for t in layout["targets"] for g in t["generators"].values())
@@ -728,7 +738,7 @@ def _layout_table(layout: dict[str, Any]) -> list[str]:
         "| target | max deliveries/s, Python gen. | max deliveries/s, Node gen. | Node / Python "
         "| x node-ws (Python / Node gen.) | p99 at max, ms (Py / Node) "
         "| server CPU at max (Py / Node) | generator CPU at max (Py / Node) |"
-        + (" p50 / p99 at 5,000/s (Py) |" if fixed else ""),
+        + (" p50 / p99 at 5,000/s, ms (Py; Node) |" if fixed else ""),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if fixed else ""),
     ]
     reference = next((t for t in layout["targets"] if t["target"] == "node-ws"), None)
@@ -750,8 +760,7 @@ def _layout_table(layout: dict[str, Any]) -> list[str]:
             f"| {_at_max(py, 'gen')} / {_at_max(node, 'gen')} |"
         )
         if fixed:
-            lat = (py or {}).get("fixed_load", {}).get("latency")
-            row += f" {_fmt(lat['p50_ms'], 2)} / {_fmt(lat['p99_ms'], 2)} ms |" if lat else " - |"
+            row += f" {_fixed(py)}; {_fixed(node)} |"
         lines.append(row)
     return lines
 
