@@ -15,6 +15,7 @@ limit holds however the requests arrive, and at any moment (docs/security.md).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,8 @@ _COUNTER_ATTEMPTS = 3
 
 # A rate's duration is counted in this many slots.
 SLOTS = 10
+# The shortest wait a refusal names (a request counted in one slot may be refused in the next).
+MIN_WAIT = 1.0
 
 
 class AtomicRateThrottle(throttling.SimpleRateThrottle):
@@ -87,13 +90,20 @@ class AtomicRateThrottle(throttling.SimpleRateThrottle):
         if place <= self.num_requests:
             return True
         self._uncount(f"{key}:{mine}")
-        self.wait_seconds = self._wait(before, place, mine, time.time(), slot_length)
+        # The wait from the counts as they are now that this request is uncounted: requests
+        # refused at the same moment have taken theirs back too.
+        mine_now = int(self.cache.get(f"{key}:{mine}", 0))
+        later_now = sum(int(counted.get(name, 0)) for name in later)
+        self.wait_seconds = self._wait(
+            before, sum(before) + mine_now + later_now + 1, mine, time.time(), slot_length
+        )
         return False
 
     def _count(self, key: str, slot_length: float) -> int:
         """This request added to its slot's counter; the counter's new value."""
-        # A counter is read for a duration after its slot ends, then expires.
-        timeout = self.duration + 2 * slot_length
+        # A counter is read for a duration after its slot ends, then expires (whole seconds:
+        # Redis takes no fraction, and rounding down would end a per-second rate's too soon).
+        timeout = math.ceil(self.duration + 2 * slot_length) + 1
         for _ in range(_COUNTER_ATTEMPTS):
             self.cache.add(key, 0, timeout)
             try:
@@ -121,8 +131,8 @@ class AtomicRateThrottle(throttling.SimpleRateThrottle):
             if place <= self.num_requests:
                 # Slot ``current - SLOTS + offset`` is counted until slot ``current + offset``
                 # ends.
-                return (current + offset + 1) * slot_length - now
-        return (current + SLOTS + 1) * slot_length - now
+                return max((current + offset + 1) * slot_length - now, MIN_WAIT)
+        return max((current + SLOTS + 1) * slot_length - now, MIN_WAIT)
 
     def wait(self) -> float | None:
         return self.wait_seconds

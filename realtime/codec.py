@@ -326,6 +326,7 @@ class EncodedMessage:
         self.kind = kind
         self._json_message: str | None = None
         self._json_size = -1
+        # False: not worked out yet; True: this message as it is; None: nothing to send.
         self._late: EncodedMessage | bool | None = False
 
     @classmethod
@@ -372,12 +373,14 @@ class EncodedMessage:
             if not releases:
                 self._late = None
             elif len(releases) == len(relayed.notes):
-                self._late = self
+                self._late = True  # not ``self``: a message holding itself would be a cycle
             else:
                 kept = pb.RelayedNotes(
                     session_id=relayed.session_id, start_time=relayed.start_time, notes=releases
                 )
                 self._late = EncodedMessage(pb.ServerMessage(note_batch=kept), kind=self.kind)
+        if self._late is True:
+            return self
         return self._late if isinstance(self._late, EncodedMessage) else None
 
     def size(self, encoding: Encoding) -> int:

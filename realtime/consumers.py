@@ -82,9 +82,9 @@ async def say_goodbye(runtime: Runtime) -> None:
         if not session.closed:
             await session.close(CloseCode.RESTARTING)
     await asyncio.gather(*(depart(session) for session in sessions))
-    # Their departures must reach the other instances before this one is gone.
-    await runtime.hub.flush()
-    await stats.recorder.stop()
+    # Their departures must reach the other instances before this one is gone; the
+    # statistics are written meanwhile.
+    await asyncio.gather(runtime.hub.flush(), stats.recorder.stop())
 
 
 def configure_runtime(runtime: Runtime) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import create_pool, decode_hosts
 from redis import asyncio as aioredis
 
 from observability import metrics
@@ -240,18 +241,30 @@ class Hub:
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        if kind != "hub.batch":
+        topic = str(message.get("topic", ""))
+        if kind == "hub.batch":
+            items = message.get("items", ())
+        elif kind in ("hub.message", "hub.control"):
+            # One message or event as instances before hub.batch sent them (a rolling
+            # deploy has both kinds of instance for a while).
+            items = (message,)
+        else:
             logger.warning("hub: ignored a message of unknown type %r", kind)
             return
-        topic = str(message.get("topic", ""))
-        for item in message.get("items", ()):
-            if "frame" in item:
-                encoded = EncodedMessage.from_proto_frame(item["frame"], item.get("kind", ""))
-                self._deliver(topic, encoded, item.get("exclude") or None)
-            else:
-                event = events.from_wire(item["event"])
-                if event is not None:
-                    self._control(topic, event)
+        for item in items:
+            try:
+                self._handle_item(topic, item)
+            except Exception:
+                logger.exception("hub: could not handle an item for %s", topic)
+
+    def _handle_item(self, topic: str, item: dict[str, Any]) -> None:
+        if "frame" in item:
+            encoded = EncodedMessage.from_proto_frame(item["frame"], item.get("kind", ""))
+            self._deliver(topic, encoded, item.get("exclude") or None)
+        else:
+            event = events.from_wire(item["event"])
+            if event is not None:
+                self._control(topic, event)
 
     async def _resubscribe_loop(self) -> None:
         while True:
@@ -301,6 +314,8 @@ class Hub:
                 # is down, and later ones wait a moment rather than fail at once too.
                 self._layer_down(exc)
                 metrics.hub_dropped(sum(len(e["items"]) for _topic, e in envelopes))
+                if not self._outbox:
+                    self._drained.set()  # a stopping process need not wait out the backoff
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
@@ -400,11 +415,14 @@ class RedisPipelineSender:
     listens on, serialized as the layer does (tests/realtime/test_hub_redis.py checks both
     against the layer's own receiving)."""
 
-    def __init__(self, layer: RedisPubSubChannelLayer, address: str, prefix: str) -> None:
+    def __init__(
+        self, layer: RedisPubSubChannelLayer, host: Mapping[str, Any], prefix: str
+    ) -> None:
         self.layer = layer
         self.prefix = prefix
-        # Publishing only: an answer that takes this long means Redis is unwell, not busy.
-        self.redis = aioredis.Redis.from_url(address, socket_timeout=5, socket_connect_timeout=5)
+        # Connected as the layer connects (a URL, host and port, or Sentinel, with the
+        # settings' options), publishing only.
+        self.redis = aioredis.Redis(connection_pool=create_pool(dict(host)))
 
     def channel(self, topic: str) -> str:
         return f"{self.prefix}__group__{topic}"
@@ -420,9 +438,11 @@ class RedisPipelineSender:
 
 
 def sender_for(layer: BaseChannelLayer, config: Mapping[str, Any]) -> Sender:
-    """The pipelined sender for a Redis pub/sub layer on one Redis named by URL; the layer's
-    own ``group_send`` for any other."""
-    hosts: Sequence[Any] = config.get("hosts") or ()
-    if isinstance(layer, RedisPubSubChannelLayer) and len(hosts) == 1 and isinstance(hosts[0], str):
-        return RedisPipelineSender(layer, hosts[0], str(config.get("prefix", "asgi")))
-    return LayerSender(layer)
+    """The pipelined sender for a Redis pub/sub layer on one Redis (however its host is
+    given); the layer's own ``group_send`` for any other layer, or several Redis hosts."""
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return LayerSender(layer)
+    hosts: list[dict[str, Any]] = decode_hosts(config.get("hosts"))
+    if len(hosts) != 1:
+        return LayerSender(layer)
+    return RedisPipelineSender(layer, hosts[0], str(config.get("prefix", "asgi")))

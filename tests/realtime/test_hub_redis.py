@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from harness.processes import RedisServer, free_port
+from harness.processes import REPO, RedisServer, free_port, project_env
 from observability import metrics
 from realtime import hub as hub_module
 from realtime.codec import EncodedMessage
@@ -55,7 +58,10 @@ def texts(socket: Socket) -> list[str]:
 
 
 def redis_config(url: str) -> dict[str, Any]:
-    return {"hosts": [url], "prefix": f"test-{secrets.token_hex(4)}"}
+    """The layer's CONFIG in the shape pianorhythm.settings gives it: one host as a dict of
+    the address and connection options."""
+    host = {"address": url, "socket_timeout": 30.0, "max_connections": 100}
+    return {"hosts": [host], "prefix": f"test-{secrets.token_hex(4)}"}
 
 
 HubFactory = Callable[[str], Hub]
@@ -79,13 +85,72 @@ async def make_hub() -> AsyncIterator[Callable[..., Hub]]:
         await hub.layer.flush()  # type: ignore[union-attr]
 
 
-async def test_a_redis_layer_gets_the_pipelined_sender_and_any_other_layer_its_own() -> None:
-    config = redis_config(REDIS_URL)
-    redis_layer = RedisPubSubChannelLayer(**config)
-    assert isinstance(hub_module.sender_for(redis_layer, config), RedisPipelineSender)
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        [{"address": REDIS_URL, "socket_timeout": 30.0}],  # as pianorhythm.settings gives it
+        [REDIS_URL],
+        [("127.0.0.1", 6379)],
+    ],
+)
+async def test_a_redis_layer_on_one_host_gets_the_pipelined_sender(hosts: list[Any]) -> None:
+    config = {"hosts": hosts, "prefix": "x"}
+    sender = hub_module.sender_for(RedisPubSubChannelLayer(**config), config)
+    assert isinstance(sender, RedisPipelineSender)
+    await sender.close()
+
+
+def test_the_settings_give_the_hub_the_pipelined_sender(tmp_path: Path) -> None:
+    # The project's own settings with REDIS_URL set, in a process of their own.
+    script = (
+        "import django; django.setup()\n"
+        "from channels.layers import get_channel_layer\n"
+        "from realtime.hub import sender_for\n"
+        "from realtime.runtime import _layer_config\n"
+        "print(type(sender_for(get_channel_layer(), _layer_config())).__name__)\n"
+    )
+    env = project_env(tmp_path, REDIS_URL=REDIS_URL)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "RedisPipelineSender"
+
+
+async def test_several_redis_hosts_or_another_layer_keep_the_layers_own_sending() -> None:
     # Several Redis hosts are sharded by the layer: its own group_send picks the shard.
     sharded = {"hosts": [REDIS_URL, REDIS_URL], "prefix": "x"}
-    assert isinstance(hub_module.sender_for(redis_layer, sharded), LayerSender)
+    layer = RedisPubSubChannelLayer(**sharded)
+    assert isinstance(hub_module.sender_for(layer, sharded), LayerSender)
+    assert isinstance(hub_module.sender_for(InMemoryChannelLayer(), {}), LayerSender)
+
+
+async def test_an_instance_from_before_batches_is_still_heard() -> None:
+    hub = Hub(None, "new")
+    socket = Socket("s")
+    hub.connect(socket)
+    await hub.subscribe(room_topic("r"), socket)
+    message = chat("from an older instance")
+    hub._handle(
+        {
+            "type": "hub.message",
+            "origin": "old",
+            "topic": room_topic("r"),
+            "frame": message.proto_frame,
+            "kind": "chat",
+            "exclude": "",
+        }
+    )
+    event = IdentityChanged(user_id="7")
+    hub._handle(
+        {"type": "hub.control", "origin": "old", "topic": EVERYWHERE, "event": event.to_wire()}
+    )
+    assert texts(socket) == ["from an older instance"]
+    assert socket.events == [(EVERYWHERE, event)]
 
 
 async def test_a_burst_arrives_whole_and_in_order_on_another_process(
