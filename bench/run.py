@@ -31,7 +31,8 @@ same server processes, one after the other: ``bench.loadgen`` (Python, 2 worker 
 and ``bench/node/loadgen.js`` (Node.js, driven by ``bench.nodegen``); the table shows both
 side by side and their ratio (they should agree within 20 %). The Python one goes first: p50
 and p99 at a fixed moderate load (5,000 deliveries/s, fanout only; the Node one runs it too
-on the project's targets), then the send rate from
+on the project's targets; a first try like the others, which, when it passes, counts and
+starts the search from above it), then the send rate from
 2,000/s doubled until a step misses, then two bisections (in log) between the last pass and
 the first miss (a target that misses at 2,000/s is stepped down first). The Node one starts
 at 0.8 x the Python figure and steps by 1.25 with one bisection. Every step is run once: the
@@ -428,12 +429,14 @@ class Sweep:
             self.generator.quiet(0.5, 10.0)
         return ok
 
-    def search(self, how: Search) -> tuple[float | None, float | None]:
+    def search(
+        self, how: Search, known_pass: float | None = None
+    ) -> tuple[float | None, float | None]:
         """Step up (or down, from a first miss) by ``how.factor``, then bisect: (last pass,
-        first miss)."""
+        first miss). ``known_pass``: a lower rate that already passed (the fixed step)."""
         args = self.bench.args
         rate = how.start
-        last_pass: float | None = None
+        last_pass: float | None = known_pass
         first_fail: float | None = None
         while rate <= args.max_rate and len(self.steps) < args.max_steps:
             if self.run(rate):
@@ -491,14 +494,23 @@ def run_generator(
             raise RuntimeError(f"only {connected['connected']} clients connected")
         sweep = Sweep(bench, generator, servers, layout, label)
         # The fixed load: every target with the Python generator, the project's with both.
+        known: list[StepResult] = []
+        known_pass: float | None = None
         if layout.fixed and (kind == "python" or target.app == "project"):
             fixed = run_step(generator, servers, 0, FIXED_LOAD, layout.duration, args.drain)
             bench.log(f"{label} fixed " + _brief(fixed))
             out["fixed_load"] = fixed.as_dict()
             generator.quiet(0.5, 10.0)
-        _last_pass, first_fail = sweep.search(how)
+            if passed(fixed, layout):
+                # A first try like any other: it counts, and a search starting below it goes
+                # on from above it instead.
+                known.append(fixed)
+                if how.start <= FIXED_LOAD:
+                    how = Search(FIXED_LOAD * how.factor, how.factor, how.bisections)
+                    known_pass = FIXED_LOAD
+        _last_pass, first_fail = sweep.search(how, known_pass)
         best = max(
-            (s for s in sweep.steps if passed(s, layout)),
+            (s for s in [*known, *sweep.steps] if passed(s, layout)),
             key=lambda s: s.deliveries_per_s,
             default=None,
         )
