@@ -17,6 +17,7 @@ from sentry_sdk.transport import Transport
 from analytics.stats import StatsRecorder
 from observability.errors import init_sentry
 from tests.e2e.conftest import (  # noqa: F401  (fixtures reused here)
+    e2e_interface,
     e2e_var_dir,
     redis_server,
     server_process,

@@ -19,9 +19,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import ServerProcess
 
-# The e2e suite's Daphne fixtures and its hook that shows the servers' output on failure.
+# The e2e suite's server fixtures (Daphne unless E2E_INTERFACE says otherwise) and its hook
+# that shows the servers' output on failure.
 server_process = e2e.server_process
 e2e_var_dir = e2e.e2e_var_dir
+e2e_interface = e2e.e2e_interface
 pytest_runtest_makereport = e2e.pytest_runtest_makereport
 
 CHROMIUM = "/usr/bin/chromium"
