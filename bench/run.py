@@ -534,17 +534,20 @@ def run_generator(
     return out
 
 
-def _late_note_batches(servers: list[Server]) -> float:
-    """The servers' pianorhythm_late_note_batches_total, summed (the bench reads /metrics
-    from loopback, which the settings allow)."""
-    total = 0.0
+def _late_note_batches(servers: list[Server]) -> dict[str, float]:
+    """The servers' pianorhythm_late_note_batches_total by stage ("arrival", "outbox"),
+    summed over the servers (the bench reads /metrics from loopback, which the settings
+    allow)."""
+    totals = {"arrival": 0.0, "outbox": 0.0}
     for server in servers:
         status, text = server.request("GET", "/metrics")
         if status != 200:
             raise RuntimeError(f"/metrics answered {status}")
-        match = re.search(r"^pianorhythm_late_note_batches_total ([0-9.e+]+)$", text, re.M)
-        total += float(match.group(1)) if match else 0.0
-    return total
+        for stage, value in re.findall(
+            r'^pianorhythm_late_note_batches_total\{stage="(\w+)"\} ([0-9.e+]+)$', text, re.M
+        ):
+            totals[stage] = totals.get(stage, 0.0) + float(value)
+    return totals
 
 
 def run_overload(bench: Bench, sweep: Sweep, best: StepResult) -> dict[str, Any]:
@@ -561,10 +564,15 @@ def run_overload(bench: Bench, sweep: Sweep, best: StepResult) -> dict[str, Any]
         sweep.layout.duration,
         bench.args.drain,
     )
-    late = _late_note_batches(sweep.servers) - before
-    bench.log(f"{sweep.label} 2x    " + _brief(result) + f" late batches cut {late:.0f}")
+    after = _late_note_batches(sweep.servers)
+    late = {stage: after[stage] - before.get(stage, 0.0) for stage in after}
+    bench.log(
+        f"{sweep.label} 2x    "
+        + _brief(result)
+        + f" late batches cut on arrival {late['arrival']:.0f}, in outboxes {late['outbox']:.0f}"
+    )
     sweep.generator.quiet(0.5, 10.0)
-    return {**result.as_dict(), "late_note_batches": late}
+    return {**result.as_dict(), "late_note_batches": sum(late.values()), "late_by_stage": late}
 
 
 def _searches(args: argparse.Namespace, first: dict[str, Any]) -> Search:
@@ -859,10 +867,17 @@ def _overload_lines(report: dict[str, Any]) -> list[str]:
                 f"{_fmt(over['latency'].get('p99_ms'), 1)} ms, "
                 f"{over['delivered_ratio']:.1%} delivered, "
                 f"{over['late_note_batches']:,.0f} note batches cut late"
+                + _late_stages(over.get("late_by_stage"))
             )
     if not lines:
         return []
     return ["", "At twice the highest passing rate (first try, Python generator):", "", *lines]
+
+
+def _late_stages(stages: dict[str, float] | None) -> str:
+    if not stages:
+        return ""
+    return f" ({stages['arrival']:,.0f} on arrival, {stages['outbox']:,.0f} in outboxes)"
 
 
 def _slow_lines(slow: dict[str, Any] | None) -> list[str]:

@@ -48,8 +48,9 @@ OUTBOUND_DROPPED = Counter(
 )
 LATE_NOTES_SHED = Counter(
     "pianorhythm_late_note_batches",
-    "Note batches a socket's writer reached too late to play: sent with their releases only, "
-    "or not at all.",
+    "Note batches too late to play, relayed with their releases only or not at all, by where "
+    "they were found late: on arrival from their sender, or in a listener's outbox.",
+    ["stage"],
 )
 HUB_DROPPED = Counter(
     "pianorhythm_hub_dropped",
@@ -141,8 +142,12 @@ def outbound_dropped(count: int = 1) -> None:
     OUTBOUND_DROPPED.inc(count)
 
 
-def late_notes_shed(count: int) -> None:
-    LATE_NOTES_SHED.inc(count)
+_late_notes: dict[str, Counter] = {}
+
+
+def late_notes_shed(count: int, stage: str) -> None:
+    """``stage``: "arrival" (realtime.lateness) or "outbox" (realtime.session)."""
+    _child(LATE_NOTES_SHED, _late_notes, stage).inc(count)
 
 
 def hub_dropped(count: int = 1) -> None:

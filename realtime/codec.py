@@ -25,6 +25,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from realtime.exceptions import ProtocolError
+from realtime.lateness import SOUNDING
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
 
@@ -301,10 +302,6 @@ def join_json_messages(messages_json: Sequence[str]) -> str:
 JSON_FRAME_OVERHEAD = len(_JSON_FRAME_START) + len(_JSON_FRAME_END)
 
 
-#: Note events that start a sound: dropped from a note batch delivered too late to play.
-_SOUNDING = frozenset({pb.NOTE_EVENT_TYPE_NOTE_ON})
-
-
 class EncodedMessage:
     """One ``ServerMessage`` with each encoding computed at most once, on first use.
 
@@ -369,7 +366,7 @@ class EncodedMessage:
             return self
         if self._late is False:
             relayed = self.message.note_batch
-            releases = [note for note in relayed.notes if note.type not in _SOUNDING]
+            releases = [note for note in relayed.notes if note.type not in SOUNDING]
             if not releases:
                 self._late = None
             elif len(releases) == len(relayed.notes):

@@ -23,7 +23,7 @@ from foundation.exceptions import DomainError, InvalidArgumentError, Unauthentic
 from moderation.models import ModerationAction
 from observability import metrics
 from observability.logs import bind_log_context
-from realtime import lifecycle, quotas, tasks, validation
+from realtime import lateness, lifecycle, quotas, tasks, validation
 from realtime.codec import EncodedMessage
 from realtime.events import MuteChanged, Removed
 from realtime.exceptions import ProtocolError
@@ -234,7 +234,15 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
     refusal = rules.play_refusal(session.actor, room.view(), muted=session.muted)
     if refusal is not None:
         raise ProtocolError(refusal, "You cannot play in this room now.")
-    cleaned = validation.clean_note_batch(batch, now_ms())
+    now = now_ms()
+    cleaned = validation.clean_note_batch(batch, now)
+    if session.arrival.late(now - cleaned.start_time, time.monotonic()):
+        # Read too late to play: the process is past what it can carry (realtime.lateness).
+        metrics.late_notes_shed(1, "arrival")
+        releases = lateness.releases_only(cleaned)
+        if releases is None:
+            return
+        cleaned = releases
     allowed = await _spend_notes(session, room, len(cleaned.notes))
     if allowed < len(cleaned.notes):
         metrics.rate_limited("NOTE_QUOTA")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from observability import metrics
-from realtime import quotas, tasks
+from realtime import lateness, quotas, tasks
 from realtime.backpressure import TransportProbe
 from realtime.closing import CloseCode
 from realtime.codec import EncodedMessage, Encoding, error_message, join_encoded, join_within
@@ -87,6 +87,7 @@ class PlayerSession:
         # idle sockets should cost as little as they can (README, Benchmark: RSS per idle socket).
         self._chat_limits: dict[bool, quotas.SlidingWindowLimiter] = {}
         self._bad_frames: quotas.BadFrameCounter | None = None
+        self._arrival: lateness.ArrivalLag | None = None
         self._request_limit: quotas.RateLimiter | None = None
         self._refused_requests: quotas.RefusedRequests | None = None
         self.flood = quotas.FloodGuard(now=now)
@@ -127,6 +128,13 @@ class PlayerSession:
         self._identity = identity
         self._actor = actor_of(identity)
         self._crowned_actor = None
+
+    @property
+    def arrival(self) -> lateness.ArrivalLag:
+        """How late this socket's note batches arrive (made on the first one)."""
+        if self._arrival is None:
+            self._arrival = lateness.ArrivalLag()
+        return self._arrival
 
     @property
     def actor(self) -> rules.Actor:
@@ -397,6 +405,6 @@ def _without_late_notes(
         if trimmed is not None:
             kept.append(trimmed)
     if shed:
-        metrics.late_notes_shed(shed)
+        metrics.late_notes_shed(shed, "outbox")
     kept.extend(batch[late:])
     return kept

@@ -53,7 +53,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def shed_so_far() -> float:
-    return float(metrics.LATE_NOTES_SHED._value.get())
+    return float(metrics.LATE_NOTES_SHED.labels("outbox")._value.get())
 
 
 async def sent_after_writing(socket: Socket, session: PlayerSession) -> list[pb.ServerMessage]:

@@ -1,0 +1,141 @@
+"""Note batches read too late to play are shed where they arrive: relayed with their
+releases only, or not at all, counted in the metrics; lateness is measured against each
+sender's own norm, so a client with a wrong clock, one that holds its notes before sending
+or one that schedules ahead is relayed in full (realtime.lateness; docs/architecture.md,
+Overload)."""
+
+from __future__ import annotations
+
+import pytest
+
+from observability import metrics
+from realtime.lateness import LATE_MS, WINDOW_SECONDS, ArrivalLag, releases_only
+from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
+from tests.realtime.conftest import Connect
+from tests.realtime.test_consumer_play import now_ms, pair, play, relayed
+
+ON, OFF = pb.NOTE_EVENT_TYPE_NOTE_ON, pb.NOTE_EVENT_TYPE_NOTE_OFF
+PEDAL_UP = pb.NOTE_EVENT_TYPE_SUSTAIN_OFF
+
+
+def late_on_arrival() -> float:
+    return float(metrics.LATE_NOTES_SHED.labels("arrival")._value.get())
+
+
+def lateness(lags: list[float], every: float = 0.05, start: float = 100.0) -> list[bool]:
+    """Whether each of ``lags`` (ms) is late, one batch every ``every`` seconds."""
+    arrival = ArrivalLag()
+    return [arrival.late(lag, start + n * every) for n, lag in enumerate(lags)]
+
+
+# --- the measure ------------------------------------------------------------------------------
+
+
+def test_a_backlog_past_the_limit_is_late_and_its_end_is_not() -> None:
+    # A sender on time, then its frames read from a growing backlog, then caught up.
+    lags = [3.0, 5.0, 4.0, 90.0, 180.0, 203.0, 210.0, 450.0, 900.0, 6.0, 4.0]
+    assert lateness(lags) == [False] * 6 + [True] * 3 + [False] * 2
+
+
+@pytest.mark.parametrize(
+    "lags",
+    [
+        [5_000.0 + n % 7 for n in range(200)],  # a clock five seconds behind the server's
+        [float(n * 37 % 100) for n in range(200)],  # holds notes up to 100 ms (the web client)
+        [-2_000.0 + n % 3 for n in range(200)],  # schedules two seconds ahead
+        [-900.0, 150.0, -900.0, 180.0] * 50,  # ahead, then just behind: never 200 ms behind
+    ],
+    ids=["clock-behind", "held-notes", "ahead", "ahead-then-now"],
+)
+def test_a_senders_steady_lag_is_its_norm_and_never_late(lags: list[float]) -> None:
+    assert not any(lateness(lags))
+
+
+def test_the_first_batch_sets_the_norm_however_late_it_looks() -> None:
+    assert lateness([3_000.0, 3_100.0, 3_300.0]) == [False, False, True]
+
+
+def test_after_a_clock_correction_the_norm_follows_within_the_window() -> None:
+    arrival = ArrivalLag()
+    now = 50.0
+    for _ in range(20):
+        assert not arrival.late(10.0, now)
+        now += 0.1
+    # The client's clock moved: its batches now read half a second later, for good.
+    late = []
+    while now < 52.0 + WINDOW_SECONDS + 1:
+        late.append(arrival.late(510.0, now))
+        now += 0.1
+    assert late[0]
+    assert late[-1] is False
+    first_on_time = late.index(False)
+    assert all(late[:first_on_time])
+    assert not any(late[first_on_time:])
+    assert first_on_time * 0.1 <= WINDOW_SECONDS + 1
+
+
+def test_the_limit_is_exclusive() -> None:
+    assert lateness([0.0, LATE_MS]) == [False, False]
+    assert lateness([0.0, LATE_MS + 0.5]) == [False, True]
+
+
+def test_a_late_batch_keeps_its_releases_in_order() -> None:
+    batch = pb.NoteBatch(
+        start_time=1.7e12,
+        notes=[
+            pb.NoteEvent(type=ON, key=60, velocity=90),
+            pb.NoteEvent(type=OFF, key=58, delay_ms=3),
+            pb.NoteEvent(type=PEDAL_UP, delay_ms=4),
+            pb.NoteEvent(type=ON, key=62, velocity=90, delay_ms=5),
+        ],
+    )
+    kept = releases_only(batch)
+    assert kept is not None
+    assert kept.start_time == 1.7e12
+    assert [(n.type, n.key, n.delay_ms) for n in kept.notes] == [(OFF, 58, 3), (PEDAL_UP, 0, 4)]
+    assert releases_only(pb.NoteBatch(start_time=1.0, notes=[batch.notes[0]])) is None
+
+
+# --- through the application ------------------------------------------------------------------
+
+
+def events(batches: list[pb.RelayedNotes]) -> list[list[tuple[int, int]]]:
+    return [[(note.type, note.key) for note in batch.notes] for batch in batches]
+
+
+async def test_a_batch_read_too_late_to_play_is_relayed_with_its_releases_only(
+    connect: Connect,
+) -> None:
+    alice, bob = await pair(connect)
+    before = late_on_arrival()
+    start = now_ms()
+    await play(alice, [pb.NoteEvent(type=ON, key=60, velocity=80)], start)
+    # Read a second after they began: as from a backlog the process could not keep up with.
+    late = [
+        pb.NoteEvent(type=ON, key=62, velocity=80),
+        pb.NoteEvent(type=OFF, key=60, delay_ms=10),
+    ]
+    await play(alice, late, start - 1_000)
+    await play(alice, [pb.NoteEvent(type=ON, key=64, velocity=80)], start - 900)
+    await play(alice, [pb.NoteEvent(type=ON, key=65, velocity=80)])
+    assert events(await relayed(bob)) == [[(ON, 60)], [(OFF, 60)], [(ON, 65)]]
+    assert late_on_arrival() == before + 2
+
+
+async def test_a_client_whose_clock_is_behind_is_relayed_in_full(connect: Connect) -> None:
+    alice, bob = await pair(connect)
+    before = late_on_arrival()
+    for key in range(60, 66):
+        await play(alice, [pb.NoteEvent(type=ON, key=key, velocity=80)], now_ms() - 4_000)
+    assert events(await relayed(bob)) == [[(ON, key)] for key in range(60, 66)]
+    assert late_on_arrival() == before
+
+
+async def test_a_client_scheduling_ahead_is_relayed_in_full(connect: Connect) -> None:
+    alice, bob = await pair(connect)
+    before = late_on_arrival()
+    for key in range(60, 66):
+        ahead = 3_000 if key % 2 else 0
+        await play(alice, [pb.NoteEvent(type=ON, key=key, velocity=80)], now_ms() + ahead)
+    assert events(await relayed(bob)) == [[(ON, key)] for key in range(60, 66)]
+    assert late_on_arrival() == before
