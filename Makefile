@@ -12,7 +12,7 @@ NODE_DIR := bench/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: run serve test test-fast lint format typecheck pytest migrate proto vendor superuser clean bench \
-	bench-node
+	bench-node profile
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,11 @@ $(VENV)/.bench: bench/requirements.txt | $(BIN)/python
 ## bench: fan-out benchmark (README, Benchmark), < 20 min; writes bench/results/<date>.{json,md}
 bench: $(VENV)/.dev $(VENV)/.bench $(NODE_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## profile: py-spy profiles of the server under load per target and layout (bench/profile.py);
+##          writes bench/results/profiles/
+profile: $(VENV)/.dev $(VENV)/.bench $(NODE_STAMP)
+	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 ## proto: regenerate realtime/proto's Python code and type stubs from the .proto (commit them)
 proto: $(VENV)/.dev

@@ -59,7 +59,8 @@ class NodeLoadGenerator:
 
     ``http`` (the project's HTTP root) makes it create the layout's rooms itself through the
     REST API, as ``bench.loadgen.create_project_rooms`` does. ``workers`` > 1 spreads the
-    clients over that many Node processes. Its stderr goes to ``log_path``.
+    clients over that many Node processes. Its stderr goes to ``log_path``. ``node_args`` go
+    to ``node`` itself (bench.profile: ``--cpu-prof``).
     """
 
     def __init__(
@@ -68,11 +69,12 @@ class NodeLoadGenerator:
         workers: int = 1,
         http: str = "",
         log_path: Path | None = None,
+        node_args: list[str] | None = None,
     ) -> None:
         if layout.wire not in ("proto", "simple"):
             raise ValueError(f"the Node generator speaks proto and simple, not {layout.wire}")
         self.layout = layout
-        command = [node_binary(), str(LOADGEN), "--wire", layout.wire]
+        command = [node_binary(), *(node_args or []), str(LOADGEN), "--wire", layout.wire]
         for base in layout.bases:
             command += ["--base", base]
         command += ["--rooms", ",".join(layout.rooms), "--clients", str(layout.clients)]

@@ -1002,14 +1002,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    fanout = LayoutSpec(
+def fanout_layout(args: argparse.Namespace) -> LayoutSpec:
+    """The fanout layout as the options give it (10 x 20 x 4, 4-note batches, 4 s steps)."""
+    return LayoutSpec(
         "fanout", args.rooms, args.clients, args.senders, args.notes, args.duration,
         MIN_DELIVERED, 2, fixed=True,
     )  # fmt: skip
-    known_layouts = {layout.name: layout for layout in (fanout, ONE_NOTE)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    known_layouts = {layout.name: layout for layout in (fanout_layout(args), ONE_NOTE)}
     args.layout_specs = [
         known_layouts[name.strip()] for name in args.layouts.split(",") if name.strip()
     ]
