@@ -17,6 +17,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from foundation.exceptions import DomainError
+from foundation.middleware import api_not_found
 
 _CODES: list[tuple[type[Exception], str]] = [
     (exceptions.ValidationError, "INVALID_ARGUMENT"),
@@ -106,7 +107,8 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """404 for a path nothing answers: in the API's error shape under /api/."""
+    """404 for a path nothing answers: in the API's error shape under /api/ (with DEBUG on,
+    Django shows its own page instead of calling this: foundation.middleware does it then)."""
     if _is_api(request):
-        return JsonResponse({"code": "NOT_FOUND", "message": "There is nothing here."}, status=404)
+        return api_not_found()
     return defaults.page_not_found(request, exception)

@@ -1,4 +1,5 @@
-"""Requests refused before any view: a null character in the path or the query string.
+"""Requests refused before any view: a null character in the path or the query string; and
+unknown API paths answered in the API's error shape even with DEBUG on.
 
 PostgreSQL text cannot hold a null character, so a ``%00`` that reaches a lookup (a room
 search, a username in the path) would fail in the database as a server error. No address of
@@ -64,3 +65,31 @@ class RefuseNullCharactersMiddleware(HybridMiddleware):
         # is_async: Django gave an async get_response (a coroutine function) to this instance.
         get_response = cast(AsyncHandler, self.get_response)
         return await get_response(request)
+
+
+def api_not_found() -> JsonResponse:
+    return JsonResponse({"code": "NOT_FOUND", "message": "There is nothing here."}, status=404)
+
+
+def _api_404(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """A 404 under /api/ that is not JSON (Django's debug page for a path nothing answers, as
+    ``make run`` serves with DEBUG on) becomes the API's NOT_FOUND; an API view's own 404 (a
+    room that does not exist) is JSON already and stays as it is."""
+    if (
+        response.status_code == 404
+        and request.path.startswith("/api/")
+        and not response.get("Content-Type", "").startswith("application/json")
+    ):
+        return api_not_found()
+    return response
+
+
+class ApiNotFoundMiddleware(HybridMiddleware):
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        return _api_404(request, cast(Handler, self.get_response)(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        get_response = cast(AsyncHandler, self.get_response)
+        return _api_404(request, await get_response(request))

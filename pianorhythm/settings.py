@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "observability.middleware.RequestContextMiddleware",
     # A null character in the address is a 400 before it reaches a lookup.
     "foundation.middleware.RefuseNullCharactersMiddleware",
+    # An unknown path under /api/ is the API's JSON 404, DEBUG on or off.
+    "foundation.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.http import HttpResponse
-from django.test import Client
+from django.test import Client, override_settings
 
 
 @pytest.fixture
@@ -59,6 +59,24 @@ def test_an_unknown_api_path_is_a_json_404(db: None, production: None) -> None:
     assert response.status_code == 404
     assert response.json() == {"code": "NOT_FOUND", "message": "There is nothing here."}
     assert Client().get("/no/such/page").status_code == 404  # pages keep their HTML page
+
+
+@override_settings(DEBUG=True)
+def test_an_unknown_api_path_is_a_json_404_with_debug_on_too(db: None) -> None:
+    # As `make run` serves: Django answers unknown paths with its debug page then.
+    for method in ("get", "post", "delete"):
+        response = getattr(Client(), method)("/api/v1/no/such/thing")
+        assert response.status_code == 404
+        assert response.json() == {"code": "NOT_FOUND", "message": "There is nothing here."}
+    page = Client().get("/no/such/page")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+    # An API view's own 404 keeps its message; a missing slash is still redirected.
+    missing = Client().get("/api/v1/users/nobody-here")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "NOT_FOUND"
+    assert missing.json()["message"] != "There is nothing here."
+    assert Client().get("/api/v1/rooms").status_code == 301
 
 
 # --- No database connection in time (foundation.database) -----------------------------------
