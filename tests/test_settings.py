@@ -153,3 +153,22 @@ def test_kept_connections_are_refused(tmp_path: Path) -> None:
     result = _manage(["check"], env)
     assert result.returncode != 0
     assert "DATABASE_CONN_MAX_AGE" in result.stderr
+
+
+def test_the_loaded_application_is_out_of_the_garbage_collectors_sight(tmp_path: Path) -> None:
+    # docs/architecture.md, Garbage collection: full collections must not walk Django.
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    script = "import gc, pianorhythm.asgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, "VAR_DIR": str(tmp_path / "var"), "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, watched = (int(n) for n in result.stdout.split())
+    assert frozen > 50_000
+    assert watched < frozen / 10
