@@ -213,9 +213,7 @@ class PianoConsumer(AsyncConsumer):
         )
         if full is None:
             session.connection_keys = tuple(key for key, _ in limits)
-            session.share = session.runtime.player_shares.acquire(
-                session.player_key, time.monotonic()
-            )
+            session.share = session.runtime.player_shares.acquire(session.player_key)
             return ""
         if full.startswith("user:"):
             limit, whose = settings.MAX_SOCKETS_PER_ACCOUNT, "your account"
@@ -262,7 +260,7 @@ class PianoConsumer(AsyncConsumer):
         dropped (one RATE_LIMITED a run) and a sustained one closed (4429)."""
         share = session.share
         verdict = session.flood.check(
-            now, quotas.frame_cost(size), share.frames if share is not None else None
+            now, quotas.frame_cost(size), share.frames(now) if share is not None else None
         )
         if verdict is FloodVerdict.CLOSE:
             metrics.rate_limited("FLOOD")
