@@ -4,7 +4,10 @@ A plain ``AsyncConsumer`` rather than ``AsyncWebsocketConsumer``, for two reason
 (docs/architecture.md, The path of a note): it has no channel-layer channel of its own (the
 process's hub has the only one), and its ``dispatch`` skips Channels' per-message
 ``close_old_connections`` thread hop; handlers that use the database hop to a worker thread
-themselves.
+themselves. With no channel layer there is one source of messages, the socket, so it reads
+them in its own loop instead of through Channels' ``await_many_dispatch``, whose receiving
+task (and the future ``asyncio.wait`` makes for it) every idle socket would carry (README,
+Benchmark: RSS per idle socket).
 """
 
 from __future__ import annotations
@@ -95,14 +98,25 @@ def configure_runtime(runtime: Runtime) -> None:
 
 
 class PianoConsumer(AsyncConsumer):
-    # No per-consumer channel: the hub delivers room traffic (see the module docstring).
-    channel_layer_alias = "__no_channel_layer__"
-
     session: PlayerSession | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # AsyncConsumer.__call__ for a consumer without a channel layer (no per-consumer
+        # channel: the hub delivers room traffic), reading in place: one message at a time,
+        # each dispatched before the next is read, as there (see the module docstring).
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+                # receive() returns at once while frames are queued; yield after each, as
+                # Channels' receiving task did, so that a burst from one client does not hold
+                # the loop: the writers it filled send before its next frame is read
+                # (docs/architecture.md, Overload).
+                await asyncio.sleep(0)
+        except StopConsumer:
+            pass
         except asyncio.CancelledError:
             # The server is stopping (Daphne cancels every application on SIGTERM): leave the
             # room now, so other instances see it at once, and tell the client to reconnect
@@ -199,9 +213,7 @@ class PianoConsumer(AsyncConsumer):
         )
         if full is None:
             session.connection_keys = tuple(key for key, _ in limits)
-            session.share = session.runtime.player_shares.acquire(
-                session.player_key, time.monotonic()
-            )
+            session.share = session.runtime.player_shares.acquire(session.player_key)
             return ""
         if full.startswith("user:"):
             limit, whose = settings.MAX_SOCKETS_PER_ACCOUNT, "your account"
@@ -248,7 +260,7 @@ class PianoConsumer(AsyncConsumer):
         dropped (one RATE_LIMITED a run) and a sustained one closed (4429)."""
         share = session.share
         verdict = session.flood.check(
-            now, quotas.frame_cost(size), share.frames if share is not None else None
+            now, quotas.frame_cost(size), share.frames(now) if share is not None else None
         )
         if verdict is FloodVerdict.CLOSE:
             metrics.rate_limited("FLOOD")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Refills are float sums (0.1 s * 100/s may come to 9.999...): without a little slack a token
 # due exactly now would be refused.
@@ -26,6 +26,10 @@ _SLACK = 1e-9
 
 class RateLimiter:
     """A token bucket: ``rate`` tokens per second, holding at most ``burst``; starts full."""
+
+    # Slots here and in the other limits every socket has (``FloodGuard``, ``IntervalGate``):
+    # no attribute dict on each (README, Benchmark: RSS per idle socket).
+    __slots__ = ("_tokens", "_updated", "burst", "rate")
 
     def __init__(self, rate: float, burst: float, now: float) -> None:
         if not (rate > 0 and burst >= 1 and math.isfinite(rate) and math.isfinite(burst)):
@@ -180,11 +184,30 @@ PLAYER_FRAME_BURST = 800.0
 @dataclass(slots=True)
 class PlayerShare:
     """What all of a player's sockets in this process share: its frame budget and its cursor
-    gate (one relayed cursor move per ``CURSOR_MIN_INTERVAL``, however many sockets move)."""
+    gate (one relayed cursor move per ``CURSOR_MIN_INTERVAL``, however many sockets move).
 
-    frames: RateLimiter
-    cursor: IntervalGate
+    Both are made on first use: most players on an idle socket never send a frame or move a
+    cursor (README, Benchmark: RSS per idle socket). A bucket starts full and a gate open, so
+    one made later is the one that would have been waiting since the share was made.
+    """
+
+    rate: float
+    burst: float
     sockets: int = 0
+    _frames: RateLimiter | None = field(default=None, init=False, repr=False)
+    _cursor: IntervalGate | None = field(default=None, init=False, repr=False)
+
+    def frames(self, now: float) -> RateLimiter:
+        """The player's frame budget (``now``: the time of the frame asking)."""
+        if self._frames is None:
+            self._frames = RateLimiter(self.rate, self.burst, now)
+        return self._frames
+
+    @property
+    def cursor(self) -> IntervalGate:
+        if self._cursor is None:
+            self._cursor = IntervalGate(CURSOR_MIN_INTERVAL)
+        return self._cursor
 
 
 class PlayerShares:
@@ -197,14 +220,11 @@ class PlayerShares:
         self.burst = burst
         self._shares: dict[str, PlayerShare] = {}
 
-    def acquire(self, player: str, now: float) -> PlayerShare:
+    def acquire(self, player: str) -> PlayerShare:
         """The share of ``player``, for one more of its sockets (``release`` it after)."""
         share = self._shares.get(player)
         if share is None:
-            share = PlayerShare(
-                RateLimiter(self.rate, self.burst, now), IntervalGate(CURSOR_MIN_INTERVAL)
-            )
-            self._shares[player] = share
+            share = self._shares[player] = PlayerShare(self.rate, self.burst)
         share.sockets += 1
         return share
 
@@ -230,6 +250,17 @@ class FloodGuard:
     drops; a client that overshoots briefly and then calms down is never closed. Once the
     verdict is CLOSE it stays CLOSE, so frames queued behind the flood are not acted on.
     """
+
+    __slots__ = (
+        "_bucket",
+        "_closed",
+        "_drops",
+        "_flood_started",
+        "_last_drop",
+        "close_after",
+        "max_drops",
+        "quiet",
+    )
 
     def __init__(
         self,
@@ -311,6 +342,8 @@ class IntervalGate:
     """At most one event per ``interval`` seconds. An event that comes too soon is not refused
     but told how long to wait; the caller keeps only the latest of those (a cursor's newest
     position) and sends it then, so the last move always arrives."""
+
+    __slots__ = ("_next", "interval")
 
     def __init__(self, interval: float) -> None:
         if not interval > 0:

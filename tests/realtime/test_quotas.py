@@ -237,9 +237,10 @@ def test_refusals_spread_beyond_the_window_never_close() -> None:
 
 def test_a_players_sockets_share_one_frame_budget_and_cursor_until_the_last_one_goes() -> None:
     shares = PlayerShares(rate=10.0, burst=10.0)
-    first, second = shares.acquire("a1", 0.0), shares.acquire("a1", 0.0)
+    first, second = shares.acquire("a1"), shares.acquire("a1")
     assert first is second
-    assert shares.acquire("a2", 0.0) is not first
+    assert first.frames(0.0) is second.frames(1.0)
+    assert shares.acquire("a2") is not first
     assert first.cursor.delay(0.0) == 0.0
     assert second.cursor.delay(0.01) > 0.0  # the other socket's move waits its turn
     shares.release("a1")
