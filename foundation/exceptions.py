@@ -7,11 +7,18 @@ place at its edge. ``code`` is the stable, machine-readable name shared by both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 
 class DomainError(Exception):
     code = "INVALID_ARGUMENT"
     http_status = 400
     default_message = "The request is not valid."
+    #: What is wrong with each field of the request, when the error is about particular
+    #: fields (field name -> message for people); the socket sends it as ``Error.fields``
+    #: (docs/protocol.md). Empty for most errors.
+    fields: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, overload
 
 from google.protobuf import json_format
@@ -438,13 +438,23 @@ def join_within(
     return frames, too_large
 
 
-def error_message(code: str, message: str, request: str = "") -> pb.ServerMessage:
+def error_message(
+    code: str, message: str, request: str = "", fields: Mapping[str, str] | None = None
+) -> pb.ServerMessage:
     """The ``error`` reply for ``code`` (an ErrorCode short name such as "ROOM_FULL").
 
     ``request`` is the ClientMessage field that failed ("join_room"), as returned by
-    ``ClientMessage.WhichOneof("kind")``.
+    ``ClientMessage.WhichOneof("kind")``; ``fields`` what is wrong with each of its fields
+    that is (``Error.fields``, docs/protocol.md).
     """
     return pb.ServerMessage(
         # The constructor takes an enum value's name and refuses an unknown one.
-        error=pb.Error(code="ERROR_CODE_" + code, message=message, request=request)
+        error=pb.Error(
+            code="ERROR_CODE_" + code,
+            message=message,
+            request=request,
+            fields=[
+                pb.FieldError(field=name, message=text) for name, text in (fields or {}).items()
+            ],
+        )
     )

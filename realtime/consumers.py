@@ -288,7 +288,7 @@ class PianoConsumer(AsyncConsumer):
         except DomainError as exc:
             code = handlers.error_code_of(exc)
             metrics.protocol_error(code)
-            session.send(codec.error_message(code, exc.message, request))
+            session.send(codec.error_message(code, exc.message, request, exc.fields))
         except UNAVAILABLE as exc:
             logger.warning("real-time %s: presence unavailable (%s)", request, exc)
             notice = "The server is briefly unavailable; try again in a moment."

@@ -9,7 +9,9 @@ const FIRST_PROBES = 4;
 const FIRST_PROBE_SPACING_MS = 400;
 const SYNC_SAMPLES = 8;
 const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 15000;
+// The longest wait between tries, jitter included: a player waits for the room, not the room
+// for the player, and a retry costs the server one refused connection.
+const BACKOFF_MAX_MS = 5000;
 
 // Closes after which trying again cannot help.
 const FINAL_CLOSES = {
@@ -37,6 +39,9 @@ export class Connection {
     this.offset = 0; // server clock minus client clock, ms
     this.syncTimer = null;
     this.retryTimer = null;
+    this.retryAt = 0;
+    this.countdownTimer = null;
+    this.acks = new Map(); // client_time of a time_sync -> its resolve()
     window.addEventListener("online", () => this.retryNow());
   }
 
@@ -52,7 +57,9 @@ export class Connection {
   open() {
     this.stopped = false;
     clearTimeout(this.retryTimer);
-    this.handlers.status("connecting", "Connecting…");
+    clearTimeout(this.countdownTimer);
+    this.retryTimer = null;
+    this.handlers.status("connecting", this.attempt ? "Reconnecting…" : "Connecting…");
     const socket = new WebSocket(this.url, [SUBPROTOCOL]);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
@@ -65,6 +72,7 @@ export class Connection {
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.countdownTimer);
     clearInterval(this.syncTimer);
     if (this.socket) this.socket.close(1000);
   }
@@ -102,9 +110,25 @@ export class Connection {
     this.send({ time_sync: { client_time: clientNow() } });
   }
 
+  /**
+   * Resolves true once the server has answered everything sent before it (it answers a
+   * socket's requests in order, errors included: docs/protocol.md, updateRoom), false if
+   * the socket closes first or is not open.
+   */
+  roundTrip() {
+    const clientTime = clientNow();
+    if (!this.send({ time_sync: { client_time: clientTime } })) return Promise.resolve(false);
+    return new Promise((resolve) => this.acks.set(clientTime, resolve));
+  }
+
   // NTP style: the server read its clock about halfway through the round trip. The sample
   // with the shortest round trip is the most trustworthy.
   synced(reply) {
+    const ack = this.acks.get(reply.client_time);
+    if (ack) {
+      this.acks.delete(reply.client_time);
+      ack(true);
+    }
     const now = clientNow();
     const rtt = now - reply.client_time;
     if (!(rtt >= 0 && rtt < 60000)) return;
@@ -150,6 +174,8 @@ export class Connection {
   closed(socket, code) {
     if (socket !== this.socket) return;
     clearInterval(this.syncTimer);
+    for (const ack of this.acks.values()) ack(false);
+    this.acks.clear();
     if (this.stopped) return;
     if (FINAL_CLOSES[code]) {
       this.stopped = true;
@@ -162,12 +188,29 @@ export class Connection {
     // Daphne it arrives as 4012 (an application may not send the standard codes there).
     const restarting = code === 1012 || code === 4012;
     const base = restarting ? BACKOFF_FIRST_MS : BACKOFF_FIRST_MS * 2 ** (this.attempt - 1);
-    const delay = Math.min(BACKOFF_MAX_MS, base) * (0.75 + Math.random() * 0.5);
-    this.handlers.status("offline", `Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
+    // Jitter downwards only, so that BACKOFF_MAX_MS is the longest wait.
+    const delay = Math.min(BACKOFF_MAX_MS, base) * (0.5 + Math.random() * 0.5);
+    this.retryAt = clientNow() + delay;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.open();
     }, delay);
+    this.countdown();
+  }
+
+  // "Reconnecting in 3 s…", told again each time the whole seconds left change. The third
+  // argument of status() says how long is left and that retryNow() would do something.
+  countdown() {
+    clearTimeout(this.countdownTimer);
+    if (this.retryTimer === null) return;
+    const left = Math.max(0, this.retryAt - clientNow());
+    const seconds = Math.max(1, Math.ceil(left / 1000));
+    this.handlers.status("offline", `Reconnecting in ${seconds} s…`, {
+      retryInMs: left,
+      attempt: this.attempt,
+    });
+    const untilNextSecond = left - (seconds - 1) * 1000;
+    if (seconds > 1) this.countdownTimer = setTimeout(() => this.countdown(), untilNextSecond);
   }
 }
 

@@ -36,9 +36,19 @@ const DEFAULT_BASE = 48; // C3
 const MIN_BASE = 24; // C1
 const MAX_BASE = 72; // C5: the top row then ends on G7
 
+// Inputs that take no typed text: with one of these focused (after touching the volume
+// slider, a checkbox or a button) the computer keyboard still plays.
+const KEYLESS_INPUTS = new Set([
+  "range", "checkbox", "radio", "button", "submit", "reset", "color", "file", "image",
+]);
+
+/** Whether keys pressed on `target` are typing (a text field, a list, editable text). */
 function isTyping(target) {
   if (!(target instanceof Element)) return false;
-  return Boolean(target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]"));
+  if (target instanceof HTMLElement && target.isContentEditable) return true;
+  if (target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return true;
+  if (target instanceof HTMLInputElement) return !KEYLESS_INPUTS.has(target.type);
+  return false;
 }
 
 export class Piano {
@@ -198,6 +208,7 @@ export class Piano {
       }
       const key = this.keyForCode(event.code);
       if (key === null) return;
+      // The piano has this key: a focused slider, checkbox or button does not also get it.
       event.preventDefault();
       if (event.repeat || this.codes.has(event.code)) return;
       this.codes.set(event.code, key);
@@ -205,11 +216,14 @@ export class Piano {
     });
     window.addEventListener("keyup", (event) => {
       if (event.code === "Space") {
+        // A focused button or checkbox acts on Space's keyup: the pedal keeps it.
+        if (!isTyping(event.target) && !document.querySelector("dialog[open]")) event.preventDefault();
         this.actions.sustain(false);
         return;
       }
       const key = this.codes.get(event.code);
       if (key === undefined) return;
+      event.preventDefault();
       this.codes.delete(event.code);
       this.actions.release(key);
     });

@@ -53,6 +53,11 @@ const elements = {
   settingsDialog: document.getElementById("settings-dialog"),
   settingsForm: document.getElementById("settings-form"),
   settingsError: document.getElementById("settings-error"),
+  settingsSave: document.getElementById("settings-save"),
+  offlineBanner: document.getElementById("offline-banner"),
+  offlineText: document.getElementById("offline-text"),
+  retryNow: document.getElementById("retry-now"),
+  membersStale: document.getElementById("members-stale"),
 };
 
 const state = {
@@ -70,6 +75,11 @@ const state = {
   quota: null,
   notesReceived: 0,
   lastNotice: new Map(),
+  online: false,
+  outage: false, // the connection was lost and the page shows it (not the first connecting)
+  offlineNoticed: false, // told, once an outage, that notes are not heard while offline
+  sentChat: "", // the last chat line sent: back in the input if the server refuses it
+  settingsRefused: false, // an error answered the settings being saved
 };
 
 const synth = new Synth();
@@ -96,7 +106,13 @@ function closeDialog(dialog) {
 }
 
 function notice(text, kind = "info", key = text) {
-  // One notice per kind of trouble every few seconds, however often the server repeats it.
+  // One notice per kind of trouble: none while one with its key is still shown, and none
+  // for a few seconds after, however often the server repeats it.
+  const shown = [...elements.notices.children].find((node) => node.dataset.key === key);
+  if (shown) {
+    shown.firstElementChild.textContent = text;
+    return;
+  }
   const now = Date.now();
   if (now - (state.lastNotice.get(key) || 0) < 3000) return;
   state.lastNotice.set(key, now);
@@ -224,6 +240,11 @@ const local = {
     synth.noteOn(SELF, key, velocity);
     piano.light(key, myColour(), SELF);
     queueNote("NOTE_ON", key, Math.max(1, Math.min(127, velocity)));
+    if (state.outage && !state.offlineNoticed) {
+      state.offlineNoticed = true;
+      const text = "You are offline: others do not hear your notes until the page reconnects.";
+      notice(text, "warn", "offline");
+    }
     const refusal = playRefusal();
     if (refusal && state.joined) notice(`${refusal} Others do not hear you.`, "warn", "refusal");
   },
@@ -416,6 +437,13 @@ function systemLine(text) {
   return item;
 }
 
+// The room's welcome message, as a line of the chat (on entering, and when it changes).
+function welcomeLine(text) {
+  const item = systemLine(text);
+  item.classList.add("chat-welcome");
+  return item;
+}
+
 function appendChat(node) {
   const log = elements.chatLog;
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
@@ -428,8 +456,12 @@ elements.chatForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = elements.chatInput.value.trim();
   if (!text) return;
-  if (state.connection.send({ chat: { text } })) elements.chatInput.value = "";
-  else notice("Not connected; the message was not sent.", "error");
+  if (state.connection.send({ chat: { text } })) {
+    state.sentChat = text;
+    elements.chatInput.value = "";
+  } else {
+    notice("Not connected; the message was not sent.", "error");
+  }
 });
 
 // --- the room ---------------------------------------------------------------------------------
@@ -461,7 +493,9 @@ function enterRoom(roomState) {
   renderMembers();
   elements.chatLog.replaceChildren(...roomState.recent_chat.map(chatLine));
   const welcome = roomState.room.settings && roomState.room.settings.welcome_message;
-  if (welcome) elements.chatLog.append(systemLine(welcome));
+  if (welcome) elements.chatLog.append(welcomeLine(welcome));
+  elements.members.dataset.stale = "false";
+  elements.membersStale.hidden = true;
   elements.chatLog.scrollTop = elements.chatLog.scrollHeight;
   page.dataset.joined = "true";
 }
@@ -497,7 +531,8 @@ function removed(body) {
   }
   state.removed = true;
   leaveState();
-  block(heading, text, { retry: reason === "KICKED" || reason === "ROOM_CLOSED" });
+  // A closed room is gone: rejoining it would only find ROOM_NOT_FOUND.
+  block(heading, text, { retry: reason === "KICKED" });
 }
 
 const JOIN_FAILURES = {
@@ -520,7 +555,10 @@ function joinFailed(code, message) {
     elements.passwordInput.select();
     return;
   }
-  block("Could not enter the room", JOIN_FAILURES[code] || message || "You cannot enter this room.");
+  // Trying again cannot make a missing room appear: the way on is the lobby.
+  block("Could not enter the room", JOIN_FAILURES[code] || message || "You cannot enter this room.", {
+    retry: code !== "ROOM_NOT_FOUND",
+  });
 }
 
 function serverError(body) {
@@ -530,9 +568,14 @@ function serverError(body) {
     return;
   }
   if (body.request === "update_room" && elements.settingsDialog.open) {
-    elements.settingsError.textContent = body.message;
-    elements.settingsError.hidden = false;
+    state.settingsRefused = true;
+    showSettingsErrors(body);
     return;
+  }
+  if (body.request === "chat" && state.sentChat) {
+    // Refused (muted, too fast, chat off...): the line goes back to be sent again or kept.
+    if (!elements.chatInput.value) elements.chatInput.value = state.sentChat;
+    state.sentChat = "";
   }
   notice(body.message || "Something went wrong.", "error", `${code}:${body.request}`);
 }
@@ -571,10 +614,16 @@ function handle(kind, body) {
         if (node) node.remove();
       }
       break;
-    case "room_updated":
+    case "room_updated": {
+      const settings = (state.room && state.room.settings) || {};
+      const before = settings.welcome_message || "";
       showRoom(body.room);
       renderMembers();
+      // Those already here see a new welcome message as newcomers do.
+      const welcome = (body.room.settings && body.room.settings.welcome_message) || "";
+      if (welcome && welcome !== before) appendChat(welcomeLine(welcome));
       break;
+    }
     case "removed":
       removed(body);
       break;
@@ -625,11 +674,58 @@ elements.settingsButton.addEventListener("click", () => {
   form.elements.clear_password.checked = false;
   form.elements.clear_password.disabled = !(state.room && state.room.has_password);
   for (const name of SETTING_CHECKS) form.elements[name].checked = Boolean(settings[name]);
-  elements.settingsError.hidden = true;
+  clearSettingsErrors();
   openDialog(elements.settingsDialog);
 });
 
-document.getElementById("settings-save").addEventListener("click", () => {
+function clearSettingsErrors() {
+  elements.settingsError.hidden = true;
+  elements.settingsError.textContent = "";
+  for (const slot of elements.settingsForm.querySelectorAll("[data-error-for]")) {
+    slot.hidden = true;
+    slot.textContent = "";
+    slot.parentElement.classList.remove("field-invalid");
+    const input = elements.settingsForm.elements[slot.dataset.errorFor];
+    if (input) input.removeAttribute("aria-invalid");
+  }
+}
+
+// What is wrong with which setting: the server's Error.fields (docs/protocol.md, Error);
+// from a server that does not send them, the "field: message; ..." of its message.
+function fieldErrors(body) {
+  if (body.fields && body.fields.length) return body.fields;
+  const parsed = [];
+  for (const part of (body.message || "").split("; ")) {
+    const match = /^([a-z_]+): (.+)$/.exec(part);
+    if (!match || !elements.settingsForm.querySelector(`[data-error-for="${match[1]}"]`)) return [];
+    parsed.push({ field: match[1], message: match[2] });
+  }
+  return parsed;
+}
+
+// Each message beside its field; the summary above names the fields by their labels.
+function showSettingsErrors(body) {
+  clearSettingsErrors();
+  const lines = [];
+  for (const { field, message } of fieldErrors(body)) {
+    const slot = elements.settingsForm.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
+    if (!slot) {
+      lines.push(message);
+      continue;
+    }
+    slot.textContent = message;
+    slot.hidden = false;
+    slot.parentElement.classList.add("field-invalid");
+    const input = elements.settingsForm.elements[field];
+    if (input) input.setAttribute("aria-invalid", "true");
+    lines.push(`${slot.dataset.label}: ${message}`);
+  }
+  const summary = lines.length ? lines.join(" ") : body.message;
+  elements.settingsError.textContent = summary || "The settings were not saved.";
+  elements.settingsError.hidden = false;
+}
+
+elements.settingsSave.addEventListener("click", async () => {
   const form = elements.settingsForm;
   const current = (state.room && state.room.settings) || {};
   const changes = {};
@@ -648,7 +744,29 @@ document.getElementById("settings-save").addEventListener("click", () => {
   }
   if (form.elements.clear_password.checked) changes.password = "";
   else if (form.elements.password.value) changes.password = form.elements.password.value;
-  if (Object.keys(changes).length) state.connection.send({ update_room: { settings: changes } });
+  if (!Object.keys(changes).length) {
+    closeDialog(elements.settingsDialog);
+    return;
+  }
+  // The dialog stays open, with the edits, until the server has taken the change: an error
+  // about it comes back before the answer to a later time_sync (docs/protocol.md, updateRoom).
+  clearSettingsErrors();
+  state.settingsRefused = false;
+  if (!state.connection.send({ update_room: { settings: changes } })) {
+    showSettingsErrors({ message: "Not connected; the settings were not saved." });
+    return;
+  }
+  elements.settingsSave.disabled = true;
+  form.dataset.pending = "true";
+  const answered = await state.connection.roundTrip();
+  elements.settingsSave.disabled = false;
+  form.dataset.pending = "false";
+  if (state.settingsRefused) return;
+  if (!answered) {
+    const message = "The connection was lost; the settings may not have been saved.";
+    showSettingsErrors({ message });
+    return;
+  }
   closeDialog(elements.settingsDialog);
 });
 
@@ -701,6 +819,36 @@ for (const type of ["pointerdown", "keydown"]) {
   );
 }
 
+// --- offline ----------------------------------------------------------------------------------
+
+// Once the page has been online, losing the connection is shown plainly: a banner with the
+// countdown to the next try and "Retry now", and the players' list marked as out of date.
+function showConnection(status, text, detail = {}) {
+  page.dataset.connection = status;
+  if (status === "online") {
+    state.online = true;
+    state.outage = false;
+    state.offlineNoticed = false;
+    elements.offlineBanner.hidden = true;
+    return;
+  }
+  const wasOnline = state.online || state.outage;
+  state.online = false;
+  if (status === "connecting" && !wasOnline) return; // the first connection: not an outage
+  state.outage = true;
+  elements.offlineText.textContent = text;
+  const waiting = detail.retryInMs !== undefined;
+  elements.offlineBanner.dataset.retryInMs = waiting ? String(Math.round(detail.retryInMs)) : "";
+  if (detail.attempt !== undefined) elements.offlineBanner.dataset.attempt = String(detail.attempt);
+  elements.retryNow.hidden = !waiting && status !== "connecting";
+  elements.retryNow.disabled = !waiting;
+  elements.offlineBanner.hidden = false;
+  elements.members.dataset.stale = "true";
+  elements.membersStale.hidden = false;
+}
+
+elements.retryNow.addEventListener("click", () => state.connection.retryNow());
+
 // --- start ------------------------------------------------------------------------------------
 
 async function start() {
@@ -711,9 +859,10 @@ async function start() {
     return;
   }
   state.connection = new Connection(state.protocol, {
-    status: (status, text) => {
+    status: (status, text, detail) => {
       elements.status.textContent = text;
       elements.status.dataset.state = status;
+      showConnection(status, text, detail);
       if (status !== "online" && state.joined) leaveState();
     },
     welcome: (welcome) => {

@@ -433,6 +433,18 @@ async def test_update_room_with_bad_or_no_settings_is_invalid_argument(
     bad = pb.RoomSettings(color="red")
     error = await refused(owner, update_room=pb.UpdateRoom(settings=bad))
     assert error.code == pb.ERROR_CODE_INVALID_ARGUMENT
+    # Each wrong field is named with its own message, for a form to show beside it.
+    bad = pb.RoomSettings(color="red", max_members=500, chat_enabled=False)
+    error = await refused(owner, update_room=pb.UpdateRoom(settings=bad))
+    assert error.request == "update_room"
+    assert {(f.field, f.message) for f in error.fields} == {
+        ("color", "Use a colour like #1a2b3c."),
+        ("max_members", "Must be between 2 and 100."),
+    }
+    assert "max_members: Must be between 2 and 100." in error.message
+    # An error about no field in particular names none.
+    error = await refused(owner, update_room=pb.UpdateRoom(settings=pb.RoomSettings()))
+    assert not error.fields
 
 
 async def test_update_room_outside_a_room_is_not_in_room(connect_user: ConnectUser) -> None:
