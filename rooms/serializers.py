@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -128,7 +129,7 @@ class RoomCreateSerializer(RoomWriteSerializer):
     name = serializers.CharField(trim_whitespace=False)
 
 
-def settings_error_fields(fields: dict[str, str]) -> dict[str, Any]:
+def settings_error_fields(fields: Mapping[str, str]) -> dict[str, Any]:
     """Rule errors keyed like the request body: ``name`` at the top, the rest in settings."""
     nested: dict[str, Any] = {}
     for key, message in fields.items():
