@@ -8,56 +8,77 @@ it to a room costs a send per listener. So each socket measures how late its sen
 batches arrive and relays a late one with its releases only, or not at all, for the price of
 reading it (docs/architecture.md, Overload).
 
-How late a batch is: ``now - start_time`` on the server's clock, less the least that this
-socket's batches have shown over the last ``WINDOW_SECONDS``. The least is the sender's own
-norm: a client whose clock is off, which has not synced yet, or which holds its notes for a
-while before sending them (the web client: up to 100 ms) has a lag of its own that is not
-the server's doing. A batch is late when it is over ``LATE_SECONDS`` past both the server's
-clock and that norm; a client that schedules notes ahead of time is never late while its
-batches are still ahead of the clock. After a client's clock correction moves its batches
-later for good, its norm follows within ``WINDOW_SECONDS``.
+How late a batch is: its lag, ``now - start_time`` on the server's clock, against the
+sender's norm. The norm is the least lag the socket's batches have shown, which takes in
+what is the sender's own doing and not the server's: a clock that is off, no time sync yet,
+notes held for a while before they are sent (the web client: up to 100 ms). A batch is late
+when its lag is over ``LATE_MS`` past both the clock and the norm; a client that schedules
+notes ahead of time is never late while its batches are still ahead of the clock.
+
+The norm falls at once to any lower lag and otherwise rises by ``DRIFT_MS_PER_S`` only (clock
+drift), so a process that stays overloaded keeps shedding what it cannot relay in time
+instead of taking its own backlog for the norm. A sender whose batches have all been late
+for ``RESET_SECONDS`` has moved its clock (a time-sync correction): the norm moves to the
+least lag of that run, and the sender is heard again. An overloaded process still relays some
+of each sender's batches, so it never looks like that.
+
+Batches whose start_time was too far from the server's clock to be used (over
+``validation.MAX_CLOCK_SKEW_MS``: the server plays them "now") are neither late nor counted.
 """
 
 from __future__ import annotations
-
-import math
-from collections import deque
 
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
 #: As the outbox's limit (realtime.session.LATE_SECONDS): the web client plays others'
 #: notes a quarter of a second after they were sent.
 LATE_MS = 200.0
-#: How long a socket's least lag is remembered, in whole seconds.
-WINDOW_SECONDS = 10
+#: How fast a sender's norm may rise on its own: clocks drift by less.
+DRIFT_MS_PER_S = 1.0
+#: How long every batch of a sender must be late before its norm moves up to them.
+RESET_SECONDS = 2.0
 
 #: Events that start a sound; every other kind ends one.
 SOUNDING = frozenset({pb.NOTE_EVENT_TYPE_NOTE_ON})
 
 
 class ArrivalLag:
-    """The least arrival lag of one socket's note batches over the last WINDOW_SECONDS,
-    kept as the least of each second (at most WINDOW_SECONDS + 1 pairs)."""
+    """How late one socket's note batches arrive, against the sender's norm."""
 
-    __slots__ = ("_seconds",)
+    __slots__ = ("_late_since", "_norm", "_norm_at", "_run_least")
 
     def __init__(self) -> None:
-        self._seconds: deque[tuple[int, float]] = deque()
+        self._norm: float | None = None  # ms
+        self._norm_at = 0.0  # monotonic seconds: when the norm was last set
+        #: When the current run of late batches began (None: the last batch was on time),
+        #: and the least lag in it.
+        self._late_since: float | None = None
+        self._run_least = 0.0
 
     def late(self, lag_ms: float, now: float) -> bool:
-        """Record a batch that arrived ``lag_ms`` after its start_time, at monotonic ``now``;
-        whether it is too late to play."""
-        second = math.floor(now)
-        seconds = self._seconds
-        while seconds and seconds[0][0] <= second - WINDOW_SECONDS:
-            seconds.popleft()
-        norm = min((least for _, least in seconds), default=lag_ms)
-        if seconds and seconds[-1][0] == second:
-            if lag_ms < seconds[-1][1]:
-                seconds[-1] = (second, lag_ms)
-        else:
-            seconds.append((second, lag_ms))
-        return lag_ms > LATE_MS and lag_ms - norm > LATE_MS
+        """Record a batch that arrived ``lag_ms`` after its start_time, at monotonic ``now``
+        (seconds); whether it is too late to play."""
+        norm = self._norm
+        if norm is None or lag_ms <= norm + DRIFT_MS_PER_S * (now - self._norm_at):
+            self._set_norm(lag_ms, now)
+            return False
+        norm += DRIFT_MS_PER_S * (now - self._norm_at)
+        if lag_ms <= LATE_MS or lag_ms - norm <= LATE_MS:
+            self._late_since = None
+            return False
+        if self._late_since is None:
+            self._late_since, self._run_least = now, lag_ms
+            return True
+        self._run_least = min(self._run_least, lag_ms)
+        if now - self._late_since >= RESET_SECONDS:
+            # Every batch late for a while: the sender's clock moved, not the server's load.
+            self._set_norm(self._run_least, now)
+            return lag_ms - self._run_least > LATE_MS
+        return True
+
+    def _set_norm(self, lag_ms: float, now: float) -> None:
+        self._norm, self._norm_at = lag_ms, now
+        self._late_since = None
 
 
 def releases_only(batch: pb.NoteBatch) -> pb.NoteBatch | None:
