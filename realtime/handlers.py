@@ -238,8 +238,9 @@ async def note_batch(session: PlayerSession, batch: pb.NoteBatch) -> None:
     cleaned = validation.clean_note_batch(batch, now)
     # The lag as the client sent it: a start_time too far off to use is played "now" by the
     # cleaning, and says nothing of how late the batch is (realtime.lateness).
-    lag = now - batch.start_time
-    if abs(lag) <= validation.MAX_CLOCK_SKEW_MS and session.arrival.late(lag, time.monotonic()):
+    monotonic = time.monotonic()
+    lag = lateness.clock_ms(monotonic) - batch.start_time
+    if abs(lag) <= validation.MAX_CLOCK_SKEW_MS and session.arrival.late(lag, monotonic):
         # Read too late to play: the process is past what it can carry (realtime.lateness).
         metrics.late_notes_shed(1, "arrival")
         releases = lateness.releases_only(cleaned)

@@ -9,13 +9,27 @@ from __future__ import annotations
 import pytest
 
 from observability import metrics
-from realtime.lateness import DRIFT_MS_PER_S, LATE_MS, RESET_SECONDS, ArrivalLag, releases_only
+from realtime import lateness as lateness_module
+from realtime.lateness import (
+    DRIFT_MS_PER_S,
+    LATE_MS,
+    LONG_RESET_SECONDS,
+    RESET_SECONDS,
+    ArrivalLag,
+    releases_only,
+)
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 from tests.realtime.conftest import Connect
 from tests.realtime.test_consumer_play import now_ms, pair, play, relayed
 
 ON, OFF = pb.NOTE_EVENT_TYPE_NOTE_ON, pb.NOTE_EVENT_TYPE_NOTE_OFF
 PEDAL_UP = pb.NOTE_EVENT_TYPE_SUSTAIN_OFF
+
+
+@pytest.fixture(autouse=True)
+def process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own process-wide record of who was late."""
+    monkeypatch.setattr(lateness_module, "_late_senders", lateness_module._LateSenders())
 
 
 def late_on_arrival() -> float:
@@ -70,6 +84,23 @@ def test_after_a_clock_correction_the_sender_is_heard_again_within_the_reset() -
     assert all(late[:first_on_time])
     assert not any(late[first_on_time:])
     assert first_on_time * 0.1 <= RESET_SECONDS + 0.1
+
+
+def test_senders_late_together_are_the_process_load_not_their_clocks() -> None:
+    # Two senders whose every batch is late at once: overload, so neither norm moves up in
+    # the short reset; should their clocks really have moved together, the long one does.
+    first, second = ArrivalLag(), ArrivalLag()
+    assert not first.late(10.0, 0.0)
+    assert not second.late(30.0, 0.0)
+    now = 0.0
+    heard: list[float] = []
+    while now < LONG_RESET_SECONDS + 1.0:
+        now += 0.05
+        for sender, lag in ((first, 600.0), (second, 620.0)):
+            if not sender.late(lag, now):
+                heard.append(now)
+    assert heard
+    assert min(heard) >= LONG_RESET_SECONDS
 
 
 def test_an_overloaded_process_keeps_shedding_without_taking_its_backlog_for_the_norm() -> None:
