@@ -383,7 +383,7 @@ async def test_a_players_sockets_share_one_frame_budget(connect: Connect) -> Non
             await socket.ws.send_to(bytes_data=frame)
     served = 0
     for socket in sockets:
-        served += sum(1 for m in await socket.drain(0.05) if m.HasField("time_sync"))
+        served += sum(1 for m in await socket.drain(0.3) if m.HasField("time_sync"))
     # One player (one address): its burst of 800, and what refills while the frames arrive.
     assert 800 <= served <= 1_400
     # Another player is served in full meanwhile.
