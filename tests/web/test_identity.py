@@ -50,3 +50,42 @@ def test_two_guests_notes_light_keys_in_two_colours(players: Callable[[], Player
     # Each guest sees the other's notes in the same colour the owner does.
     assert _remote_colour(one, two, 67) == first
     assert _remote_colour(two, one, 72) == second
+
+
+def _member(name: str) -> str:
+    return f'#member-list .member:has(.member-name:text-is("{name}"))'
+
+
+def test_a_guest_changes_name_and_colour_in_the_room_and_the_others_see_it(
+    players: Callable[[], Player],
+) -> None:
+    room = f"You {uuid.uuid4().hex[:6]}"
+    owner = players()
+    owner.register(display_name="Owner")
+    o = owner.create_room(room)
+    g = players().enter(room)
+    expect(o.locator("#member-list .member")).to_have_count(2)
+
+    g.click("#you-button")
+    dialog = g.locator("#you-dialog")
+    expect(dialog).to_be_visible()
+    # A name that passes for another guest's is refused, beside the name field.
+    g.fill("#you-name", "Guest-1234")
+    g.click("#you-save")
+    refusal = dialog.locator('[data-error-for="display_name"]')
+    expect(refusal).to_be_visible()
+    expect(refusal).not_to_be_empty()
+    expect(dialog).to_be_visible()
+
+    g.fill("#you-name", "Melody")
+    g.eval_on_selector("#you-color", "input => { input.value = '#2255cc'; }")
+    g.click("#you-save")
+    expect(dialog).to_be_hidden()
+    expect(o.locator(_member("Melody"))).to_be_visible()
+    expect(g.locator(_member("Melody"))).to_be_visible()
+    assert _remote_colour(g, o, 60) == "#2255cc"
+    # Their own keys light in it too.
+    g.hover(_key(62))
+    g.mouse.down()
+    assert _lit_colour(g, 62) == "#2255cc"
+    g.mouse.up()
