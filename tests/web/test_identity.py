@@ -89,3 +89,26 @@ def test_a_guest_changes_name_and_colour_in_the_room_and_the_others_see_it(
     g.mouse.down()
     assert _lit_colour(g, 62) == "#2255cc"
     g.mouse.up()
+
+
+def test_a_change_on_the_profile_page_reaches_the_room_already_open(
+    players: Callable[[], Player],
+) -> None:
+    room = f"Profile {uuid.uuid4().hex[:6]}"
+    owner = players()
+    owner.register(display_name="Owner")
+    o = owner.create_room(room)
+    g = players().enter(room)
+    expect(g.locator(_member("Owner"))).to_be_visible()
+
+    # The profile page in another tab of the same browser, the room still open in the first.
+    profile = owner.context.new_page()
+    profile.goto(owner.server.url + "/accounts/profile/")
+    profile.fill("#id_display_name", "Maestra")
+    profile.fill("#id_color", "#cc2277")
+    profile.click("#main form button[type=submit]")
+    profile.wait_for_selector(".message-success")
+
+    expect(g.locator(_member("Maestra"))).to_be_visible()
+    expect(o.locator(_member("Maestra"))).to_be_visible()
+    assert _remote_colour(o, g, 60) == "#cc2277"
