@@ -85,6 +85,9 @@ const state = {
   sentChat: "", // the last chat line sent: back in the input if the server refuses it
   settingsRefused: false, // an error answered the settings being saved
   youRefused: false, // an error answered a change of one's own name or colour
+  // A guest's name and colour last as long as its socket (docs/protocol.md, "updateProfile"):
+  // what it chose on this page, sent again on every new connection.
+  guestProfile: null,
 };
 
 const synth = new Synth();
@@ -842,6 +845,7 @@ elements.youSave.addEventListener("click", async () => {
     showYouError("The connection was lost; the change may not have been made.");
     return;
   }
+  if (state.me && state.me.is_guest) state.guestProfile = { ...state.guestProfile, ...changes };
   closeDialog(elements.youDialog);
 });
 
@@ -945,6 +949,10 @@ async function start() {
       state.sessionId = welcome.session_id;
       page.dataset.sessionId = welcome.session_id;
       if (welcome.note_quota) setQuota(welcome.note_quota);
+      // Before joining, so the room meets the guest by the name it chose.
+      if (welcome.user.is_guest && state.guestProfile) {
+        state.connection.send({ update_profile: state.guestProfile });
+      }
       if (!state.removed) join();
     },
     message: handle,

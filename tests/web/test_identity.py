@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from .conftest import Player
 
@@ -112,3 +112,41 @@ def test_a_change_on_the_profile_page_reaches_the_room_already_open(
     expect(g.locator(_member("Maestra"))).to_be_visible()
     expect(o.locator(_member("Maestra"))).to_be_visible()
     assert _remote_colour(o, g, 60) == "#cc2277"
+
+
+def test_a_guests_chosen_name_and_colour_outlast_a_reconnect(
+    players: Callable[[], Player],
+) -> None:
+    room = f"Again {uuid.uuid4().hex[:6]}"
+    owner = players()
+    owner.register(display_name="Owner")
+    o = owner.create_room(room)
+    guest = players()
+    # The guest's sockets pass through the test, which can drop them.
+    sockets: list[WebSocketRoute] = []
+
+    def relay(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    guest.page.route_web_socket("**/ws/**", relay)
+    g = guest.enter(room)
+    g.click("#you-button")
+    g.fill("#you-name", "Melody")
+    g.eval_on_selector("#you-color", "input => { input.value = '#2255cc'; }")
+    g.click("#you-save")
+    expect(o.locator(_member("Melody"))).to_be_visible()
+
+    session = g.get_attribute("#room", "data-session-id")
+    sockets[-1].close()
+    g.wait_for_function(
+        """session => {
+          const room = document.getElementById("room");
+          return room.dataset.sessionId !== session && room.dataset.joined === "true";
+        }""",
+        arg=session,
+    )
+    assert len(sockets) == 2
+    expect(o.locator("#member-list .member")).to_have_count(2)
+    expect(o.locator(_member("Melody"))).to_be_visible()
+    assert _remote_colour(g, o, 60) == "#2255cc"
