@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -11,7 +12,12 @@ from django.conf import settings
 from observability.access import client_network
 from realtime.proto.pianorhythm.v1 import protocol_pb2 as pb
 
-GUEST_COLOR = "#8a8f98"
+#: How much darker than white (WCAG contrast ratio) a guest's colour must be, so a key lit
+#: in it stands out on an ivory key. Each colour is made just that dark and no darker, so it
+#: also reads on the page's dark background (about 4:1 against it).
+GUEST_MIN_CONTRAST = 3.8
+_GUEST_SATURATION = 0.75
+_GUEST_MAX_LIGHTNESS = 0.8
 
 _ROLES = {
     "GUEST": pb.ROLE_GUEST,
@@ -85,6 +91,35 @@ def address_key(address: str) -> str:
     return digest.hexdigest()[:24]
 
 
+def _relative_luminance(rgb: tuple[float, float, float]) -> float:
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_with_white(color: str) -> float:
+    """The WCAG contrast ratio of ``#rrggbb`` against white (1 to 21)."""
+    rgb = tuple(int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return 1.05 / (_relative_luminance((rgb[0], rgb[1], rgb[2])) + 0.05)
+
+
+def guest_color(guest_id: str) -> str:
+    """A guest's own colour, the same for its id every time (docs/protocol.md, "UserInfo"):
+    a hue from a hash of the id at a fixed saturation, at the highest lightness that keeps
+    ``GUEST_MIN_CONTRAST`` against white keys (yellows end up darker than blues), so every
+    guest's colour is about as easy to see as any other's."""
+    digest = hashlib.sha256(f"guest-colour:{guest_id}".encode()).digest()
+    hue = int.from_bytes(digest[:2], "big") % 360 / 360
+    for step in range(int(_GUEST_MAX_LIGHTNESS * 100), 0, -1):
+        rgb = colorsys.hls_to_rgb(hue, step / 100, _GUEST_SATURATION)
+        color = "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
+        if contrast_with_white(color) >= GUEST_MIN_CONTRAST:
+            return color
+    return color
+
+
 def guest_identity(guest_id: str, session_key: str = "", address_key: str = "") -> Identity:
     """A guest named ``Guest-xxxx`` after the last four characters of its id."""
     name = f"Guest-{guest_id[-4:]}"
@@ -92,7 +127,7 @@ def guest_identity(guest_id: str, session_key: str = "", address_key: str = "") 
         user_id=guest_id,
         username=name,
         display_name=name,
-        color=GUEST_COLOR,
+        color=guest_color(guest_id),
         role="GUEST",
         session_key=session_key,
         address_key=address_key,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 
 from rooms import room_settings, rules
 from rooms.room_settings import BOOLEAN_SETTINGS, SETTINGS_BY_NAME
+from users import rules as user_rules
 from users.guests import GUEST_COOKIE, guest_cookie_value, guest_id_from_cookie, new_guest_id
 
 PROTOCOL_FILE: Path = (
@@ -52,6 +53,7 @@ def _page_context(request: HttpRequest) -> dict[str, object]:
             "chat_max": rules.CHAT_MAX_LENGTH,
             "welcome_max": room_settings.WELCOME_MAX_LENGTH,
             "password_max": room_settings.PASSWORD_MAX_LENGTH,
+            "display_name_max": user_rules.DISPLAY_NAME_MAX,
         },
     }
 

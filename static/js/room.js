@@ -51,6 +51,10 @@ const elements = {
   memberReason: document.getElementById("member-reason"),
   memberDuration: document.getElementById("member-duration"),
   settingsDialog: document.getElementById("settings-dialog"),
+  youButton: document.getElementById("you-button"),
+  youDialog: document.getElementById("you-dialog"),
+  youForm: document.getElementById("you-form"),
+  youSave: document.getElementById("you-save"),
   settingsForm: document.getElementById("settings-form"),
   settingsError: document.getElementById("settings-error"),
   settingsSave: document.getElementById("settings-save"),
@@ -80,6 +84,10 @@ const state = {
   offlineNoticed: false, // told, once an outage, that notes are not heard while offline
   sentChat: "", // the last chat line sent: back in the input if the server refuses it
   settingsRefused: false, // an error answered the settings being saved
+  youRefused: false, // an error answered a change of one's own name or colour
+  // A guest's name and colour last as long as its socket (docs/protocol.md, "updateProfile"):
+  // what it chose on this page, sent again on every new connection.
+  guestProfile: null,
 };
 
 const synth = new Synth();
@@ -572,6 +580,12 @@ function serverError(body) {
     showSettingsErrors(body);
     return;
   }
+  if (body.request === "update_profile" && elements.youDialog.open) {
+    state.youRefused = true;
+    const field = body.fields && body.fields.length ? body.fields[0].field : "";
+    showYouError(body.message || "Not changed.", field);
+    return;
+  }
   if (body.request === "chat" && state.sentChat) {
     // Refused (muted, too fast, chat off...): the line goes back to be sent again or kept.
     if (!elements.chatInput.value) elements.chatInput.value = state.sentChat;
@@ -770,6 +784,71 @@ elements.settingsSave.addEventListener("click", async () => {
   closeDialog(elements.settingsDialog);
 });
 
+// "You": one's own display name and colour in the room (docs/protocol.md, "updateProfile").
+let youChanging = "display_name"; // the field a refusal is shown beside
+
+function clearYouErrors() {
+  for (const slot of elements.youForm.querySelectorAll("[data-error-for]")) {
+    slot.hidden = true;
+    slot.textContent = "";
+    const input = elements.youForm.elements[slot.dataset.errorFor];
+    if (input) input.removeAttribute("aria-invalid");
+  }
+}
+
+function showYouError(message, named = "") {
+  // Beside the field the server names; else (its refusals of a name or colour name the field
+  // in words) the colour's if the message is about a colour, else the field being changed.
+  let field = /colou?r/i.test(message) ? "color" : youChanging;
+  if (named && elements.youForm.elements[named]) field = named;
+  const slot = elements.youForm.querySelector(`[data-error-for="${field}"]`);
+  slot.textContent = message;
+  slot.hidden = false;
+  elements.youForm.elements[field].setAttribute("aria-invalid", "true");
+}
+
+elements.youButton.addEventListener("click", () => {
+  const me = state.me || {};
+  elements.youForm.elements.display_name.value = me.display_name || me.username || "";
+  elements.youForm.elements.color.value = myColour();
+  clearYouErrors();
+  openDialog(elements.youDialog);
+});
+
+elements.youSave.addEventListener("click", async () => {
+  const form = elements.youForm;
+  const me = state.me || {};
+  const changes = {};
+  const name = form.elements.display_name.value.trim();
+  if (name !== (me.display_name || me.username || "")) changes.display_name = name;
+  if (form.elements.color.value.toLowerCase() !== (me.color || "").toLowerCase()) {
+    changes.color = form.elements.color.value.toLowerCase();
+  }
+  if (!Object.keys(changes).length) {
+    closeDialog(elements.youDialog);
+    return;
+  }
+  youChanging = "display_name" in changes ? "display_name" : "color";
+  clearYouErrors();
+  state.youRefused = false;
+  if (!state.connection.send({ update_profile: changes })) {
+    showYouError("Not connected; nothing was changed.");
+    return;
+  }
+  elements.youSave.disabled = true;
+  form.dataset.pending = "true";
+  const answered = await state.connection.roundTrip();
+  elements.youSave.disabled = false;
+  form.dataset.pending = "false";
+  if (state.youRefused) return;
+  if (!answered) {
+    showYouError("The connection was lost; the change may not have been made.");
+    return;
+  }
+  if (state.me && state.me.is_guest) state.guestProfile = { ...state.guestProfile, ...changes };
+  closeDialog(elements.youDialog);
+});
+
 document.getElementById("octave-down").addEventListener("click", () => piano.shiftOctave(-1));
 document.getElementById("octave-up").addEventListener("click", () => piano.shiftOctave(1));
 elements.sustainButton.addEventListener("click", () => local.sustain(!state.sustain));
@@ -870,6 +949,10 @@ async function start() {
       state.sessionId = welcome.session_id;
       page.dataset.sessionId = welcome.session_id;
       if (welcome.note_quota) setQuota(welcome.note_quota);
+      // Before joining, so the room meets the guest by the name it chose.
+      if (welcome.user.is_guest && state.guestProfile) {
+        state.connection.send({ update_profile: state.guestProfile });
+      }
       if (!state.removed) join();
     },
     message: handle,
