@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ def contrast_with_white(color: str) -> float:
     return 1.05 / (_relative_luminance((rgb[0], rgb[1], rgb[2])) + 0.05)
 
 
+@functools.lru_cache(maxsize=4096)  # a search of up to 80 steps; the same guest reconnects
 def guest_color(guest_id: str) -> str:
     """A guest's own colour, the same for its id every time (docs/protocol.md, "UserInfo"):
     a hue from a hash of the id at a fixed saturation, at the highest lightness that keeps
